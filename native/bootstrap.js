@@ -1,0 +1,132 @@
+// The first JavaScript that runs in the embedded environment (compiled into the plugin; see CMakeLists.txt).
+// Node runs it as the body of a function of (process, require), where `require` loads built-in modules only,
+// after the shim has prepended `const entryPath = "<absolute path>";`.
+//
+// It fences JavaScript off from the broker's process before any of our code or a dependency runs:
+//   - console.*, process.stdout/stderr and warnings go to FlashMQ's log, never to the broker's file descriptors;
+//   - process.exit, process.reallyExit, process.abort and process.kill on the broker are refused with a log line;
+//   - signal listeners are refused (the broker owns SIGHUP/SIGTERM/SIGINT/SIGUSR1/SIGUSR2);
+//   - uncaught exceptions and unhandled rejections are logged, and the broker keeps running.
+// Then it loads the entry module. It returns nothing on success, or a one-line reason why the entry did not load.
+
+'use strict';
+
+const binding = process._linkedBinding('flashmq');
+const { format, inspect } = require('util');
+const { Writable, Readable } = require('stream');
+const { constants: osConstants } = require('os');
+const Module = require('module');
+
+const LOG_INFO = 0x01;
+const LOG_WARNING = 0x04;
+const LOG_ERR = 0x08;
+const LOG_DEBUG = 0x10;
+
+function log(level, message) {
+    try {
+        binding.log(level, message);
+    } catch {
+        // Logging must never throw into the caller.
+    }
+}
+
+function describe(err) {
+    if (err instanceof Error)
+        return err.stack || `${err.name}: ${err.message}`;
+    return inspect(err);
+}
+
+// console.* -> FlashMQ's log.
+const consoleLevels = { log: LOG_INFO, info: LOG_INFO, debug: LOG_DEBUG, warn: LOG_WARNING, error: LOG_ERR, trace: LOG_DEBUG, dir: LOG_INFO };
+for (const [name, level] of Object.entries(consoleLevels)) {
+    console[name] = name === 'dir'
+        ? (obj, options) => log(level, `[js console] ${inspect(obj, options)}`)
+        : (...args) => log(level, `[js console] ${format(...args)}`);
+}
+
+// process.stdout/stderr/stdin: streams of our own, so nothing touches (or makes non-blocking) the broker's fds.
+function lineLogger(level, tag) {
+    let pending = '';
+    return new Writable({
+        decodeStrings: false,
+        write(chunk, encoding, callback) {
+            pending += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+            let nl;
+            while ((nl = pending.indexOf('\n')) >= 0) {
+                log(level, `[js ${tag}] ${pending.slice(0, nl)}`);
+                pending = pending.slice(nl + 1);
+            }
+            if (pending.length > 16384) {
+                log(level, `[js ${tag}] ${pending}`);
+                pending = '';
+            }
+            callback();
+        },
+    });
+}
+const fencedStreams = {
+    stdout: lineLogger(LOG_INFO, 'stdout'),
+    stderr: lineLogger(LOG_ERR, 'stderr'),
+    stdin: new Readable({ read() { this.push(null); } }),
+};
+for (const [name, stream] of Object.entries(fencedStreams))
+    Object.defineProperty(process, name, { configurable: true, enumerable: true, get: () => stream });
+
+// Nothing in JavaScript may end or signal the broker's process.
+function refuse(what) {
+    log(LOG_ERR, `dbus-flashmq: JavaScript called ${what}; refused, the broker keeps running\n${new Error('called from').stack}`);
+}
+process.exit = function exit(code) {
+    refuse(`process.exit(${code === undefined ? '' : inspect(code)})`);
+};
+process.reallyExit = function reallyExit(code) {
+    refuse(`process.reallyExit(${code === undefined ? '' : inspect(code)})`);
+};
+process.abort = function abort() {
+    refuse('process.abort()');
+};
+const originalKill = process.kill;
+process.kill = function kill(pid, signal) {
+    const target = Number(pid);
+    if ((target === process.pid || target <= 0) && signal !== 0) {
+        refuse(`process.kill(${inspect(pid)}, ${inspect(signal)}) on the broker's own process`);
+        return false;
+    }
+    return originalKill.call(process, pid, signal);
+};
+
+// Signals belong to the broker. Node starts a libuv signal watcher when a signal listener is added, and leaves the
+// signal at SIG_DFL when the environment goes away; so no signal listener may ever be added.
+const signalNames = new Set(Object.keys(osConstants.signals));
+for (const internal of process.listeners('newListener'))
+    if (internal.name === 'startListeningIfSignal')
+        process.removeListener('newListener', internal);
+for (const method of ['on', 'addListener', 'once', 'prependListener', 'prependOnceListener']) {
+    const original = process[method];
+    process[method] = function (event, listener) {
+        if (typeof event === 'string' && signalNames.has(event)) {
+            refuse(`process.${method}('${event}', ...)`);
+            return this;
+        }
+        return original.call(this, event, listener);
+    };
+}
+
+process.on('uncaughtException', (err, origin) => {
+    const what = origin === 'unhandledRejection' ? 'unhandled promise rejection' : 'uncaught exception';
+    log(LOG_ERR, `dbus-flashmq: ${what} in JavaScript (the broker keeps running): ${describe(err)}`);
+});
+process.on('warning', (warning) => {
+    log(LOG_WARNING, `dbus-flashmq: JavaScript warning: ${warning.name}: ${warning.message}`);
+});
+
+// Load the entry module (CommonJS: what tsc emits), with a real require rooted at its own location.
+try {
+    if (/\.mjs$/i.test(entryPath))
+        return `The entry '${entryPath}' is an ES module; the plugin loads CommonJS entries`;
+    Module.createRequire(entryPath)(entryPath);
+} catch (err) {
+    const first = describe(err).split('\n').slice(0, 6).join(' | ');
+    return `Cannot load the JavaScript entry '${entryPath}': ${first}`;
+}
+return undefined;

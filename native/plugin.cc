@@ -1,0 +1,345 @@
+#include "plugin.h"
+
+#include <dlfcn.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <sstream>
+#include <stdexcept>
+
+#include "node_runtime.h"
+
+namespace dfmq
+{
+
+namespace
+{
+
+// Constant-initialised, so the double load of the plugin by the broker does not matter.
+std::atomic<int> gPluginCount{0};
+
+std::chrono::milliseconds parseMs(const fmq::PluginOptions &options, const char *name, std::chrono::milliseconds fallback, int64_t max)
+{
+    auto it = options.find(name);
+    if (it == options.end())
+        return fallback;
+    const std::string &text = it->second;
+    errno = 0;
+    char *end = nullptr;
+    const long long v = std::strtoll(text.c_str(), &end, 10);
+    if (text.empty() || errno != 0 || *end != '\0' || v < 0 || v > max)
+    {
+        flashmq_logf(fmq::LogError, "dbus-flashmq: plugin_opt_%s '%s' is not a number of milliseconds between 0 and %lld; using %lld",
+                     name, text.c_str(), static_cast<long long>(max), static_cast<long long>(fallback.count()));
+        return fallback;
+    }
+    return std::chrono::milliseconds(v);
+}
+
+std::string pluginDirectory()
+{
+    Dl_info info{};
+    if (dladdr(reinterpret_cast<void *>(&flashmq_plugin_version), &info) == 0 || !info.dli_fname)
+        return ".";
+    std::string path = info.dli_fname;
+    const size_t slash = path.rfind('/');
+    return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
+}
+
+bool isReadableFile(const std::string &path)
+{
+    struct stat st{};
+    return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && access(path.c_str(), R_OK) == 0;
+}
+
+// The compiled TypeScript entry: plugin_opt_entry (relative paths are relative to the plugin's directory), or
+// dist/ts/index.js next to the plugin (installed layout) or up to two levels above it (the build tree).
+std::string resolveEntry(const std::string &configured)
+{
+    const std::string dir = pluginDirectory();
+    if (!configured.empty())
+    {
+        const std::string path = configured[0] == '/' ? configured : dir + "/" + configured;
+        if (!isReadableFile(path))
+            throw std::runtime_error("dbus-flashmq: plugin_opt_entry '" + path + "' is not a readable file");
+        return path;
+    }
+    const char *candidates[] = {"/dist/ts/index.js", "/../dist/ts/index.js", "/../../dist/ts/index.js"};
+    for (const char *c : candidates)
+    {
+        const std::string path = dir + c;
+        if (isReadableFile(path))
+        {
+            char resolved[PATH_MAX];
+            return realpath(path.c_str(), resolved) ? std::string(resolved) : path;
+        }
+    }
+    throw std::runtime_error("dbus-flashmq: cannot find the compiled TypeScript entry (dist/ts/index.js) next to the plugin in '" + dir +
+                             "' or above it; build it with 'npm run build:ts' or set plugin_opt_entry");
+}
+
+} // namespace
+
+ShimOptions ShimOptions::from(const fmq::PluginOptions &options)
+{
+    ShimOptions o;
+    if (auto it = options.find("entry"); it != options.end())
+        o.entry = it->second;
+    if (auto it = options.find("node_args"); it != options.end())
+    {
+        std::istringstream words(it->second);
+        for (std::string w; words >> w;)
+            o.nodeArgs.push_back(w);
+    }
+    if (auto it = options.find("node_platform_threads"); it != options.end())
+    {
+        const std::string &t = it->second;
+        if (t.size() == 1 && t[0] >= '1' && t[0] <= '8')
+            o.platformThreads = t[0] - '0';
+        else
+            flashmq_logf(fmq::LogError, "dbus-flashmq: plugin_opt_node_platform_threads '%s' must be 1 to 8; using %d", t.c_str(),
+                         o.platformThreads);
+    }
+    o.readyTimeout = parseMs(options, "ready_timeout_ms", o.readyTimeout, 3600000);
+    o.shutdownTimeout = parseMs(options, "shutdown_timeout_ms", o.shutdownTimeout, 60000);
+    return o;
+}
+
+Plugin *Plugin::allocate()
+{
+    if (gPluginCount.fetch_add(1) != 0)
+    {
+        gPluginCount.fetch_sub(1);
+        throw std::runtime_error("dbus-flashmq needs 'thread_count 1' in flashmq.conf: one JavaScript world owns the D-Bus cache, "
+                                 "and this broker started more than one worker thread");
+    }
+    return new Plugin();
+}
+
+Plugin::~Plugin()
+{
+    stopJavaScript();
+    if (currentBindingHost() == this)
+        setCurrentBindingHost(nullptr);
+    gPluginCount.fetch_sub(1);
+}
+
+void Plugin::detach(HookTarget *target)
+{
+    if (target_ == target)
+        target_ = nullptr;
+}
+
+bool Plugin::javaScriptUsable() const
+{
+    return env_ && env_->usable();
+}
+
+void Plugin::startJavaScript(bool deferReadiness)
+{
+    const std::string entry = resolveEntry(shim_.entry);
+    const auto started = std::chrono::steady_clock::now();
+
+    setCurrentBindingHost(this);
+    readySignalled_ = false;
+    readinessDeferred_ = false;
+    if (deferReadiness && flashmq_defer_thread_ready && flashmq_signal_thread_ready)
+    {
+        flashmq_defer_thread_ready();
+        readinessDeferred_ = true;
+    }
+
+    std::string error;
+    env_ = NodeEnvironment::create(entry, error);
+    if (!env_)
+        throw std::runtime_error("dbus-flashmq: " + error);
+    env_->setOnOutermostExit([this]() { flushDeferred(); });
+
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+    flashmq_logf(fmq::LogNotice, "dbus-flashmq: JavaScript entry '%s' loaded in %lld ms (Node %s)", entry.c_str(), static_cast<long long>(ms),
+                 NODE_VERSION_STRING);
+
+    if (readinessDeferred_ && !readySignalled_)
+    {
+        readyTimeoutTask_ = flashmq_add_task(
+            [this]() {
+                readyTimeoutTask_ = 0;
+                signalReady("timeout");
+            },
+            static_cast<uint32_t>(shim_.readyTimeout.count()));
+    }
+    else if (!readinessDeferred_ && deferReadiness)
+    {
+        flashmq_logf(fmq::LogNotice, "dbus-flashmq: this broker cannot hold its listeners until JavaScript is ready (FlashMQ < 1.26)");
+    }
+}
+
+void Plugin::stopJavaScript()
+{
+    if (readyTimeoutTask_)
+    {
+        flashmq_remove_task(readyTimeoutTask_);
+        readyTimeoutTask_ = 0;
+    }
+    deferredDisconnects_.clear();
+    env_.reset();
+    target_ = nullptr;
+}
+
+void Plugin::signalReady(const char *why)
+{
+    if (!readinessDeferred_ || readySignalled_)
+        return;
+    readySignalled_ = true;
+    if (readyTimeoutTask_)
+    {
+        flashmq_remove_task(readyTimeoutTask_);
+        readyTimeoutTask_ = 0;
+    }
+    if (std::string(why) == "timeout")
+        flashmq_logf(fmq::LogWarning, "dbus-flashmq: JavaScript did not report ready within %lld ms; opening the listeners anyway",
+                     static_cast<long long>(shim_.readyTimeout.count()));
+    flashmq_signal_thread_ready();
+}
+
+void Plugin::ready()
+{
+    if (readinessDeferred_ && !readySignalled_)
+        signalReady("javascript");
+}
+
+void Plugin::init(const fmq::PluginOptions &options, bool reloading)
+{
+    options_ = options;
+    shim_ = ShimOptions::from(options);
+
+    if (!reloading)
+    {
+        startJavaScript(true);
+        return;
+    }
+
+    if (javaScriptUsable())
+    {
+        if (target_)
+        {
+            NodeEnvironment::Scope scope(*env_);
+            target_->onReload(options_);
+        }
+        return;
+    }
+
+    flashmq_logf(fmq::LogNotice, "dbus-flashmq: JavaScript was not running; starting it again for the reload");
+    stopJavaScript();
+    startJavaScript(false);
+}
+
+void Plugin::deinit(bool reloading)
+{
+    if (reloading)
+        return;
+
+    if (javaScriptUsable() && target_)
+    {
+        env_->pump().stop();
+        shutdownDone_ = false;
+        bool done = false;
+        {
+            NodeEnvironment::Scope scope(*env_);
+            done = target_->onShutdown();
+        }
+        if (!done && !shutdownDone_ && !env_->runUntil([this]() { return shutdownDone_; }, shim_.shutdownTimeout))
+            flashmq_logf(fmq::LogWarning, "dbus-flashmq: JavaScript did not finish its shutdown work within %lld ms",
+                         static_cast<long long>(shim_.shutdownTimeout.count()));
+    }
+    stopJavaScript();
+}
+
+fmq::AuthResult Plugin::loginCheck(const std::string &clientId, const std::string &username, const std::string &password,
+                                   const fmq::UserProperties *userProperties, const std::weak_ptr<Client> &client)
+{
+    if (!javaScriptUsable() || !target_)
+    {
+        flashmq_logf(fmq::LogWarning, "dbus-flashmq: refusing login of client '%s': the JavaScript side is not running", clientId.c_str());
+        return fmq::AuthResult::server_not_available;
+    }
+    NodeEnvironment::Scope scope(*env_);
+    return target_->onLogin(LoginRequest{clientId, username, password, userProperties, client});
+}
+
+fmq::AuthResult Plugin::aclCheck(fmq::AclAccess access, const std::string &clientId, const std::string &username, const std::string &topic,
+                                 const std::vector<std::string> &subtopics, std::string_view payload, uint8_t qos, bool retain,
+                                 const std::optional<std::string> &correlationData, const std::optional<std::string> &responseTopic,
+                                 const fmq::UserProperties *userProperties)
+{
+    if (access == fmq::AclAccess::read)
+        return rules_.read.allows(username, topic, subtopics) ? fmq::AuthResult::success : fmq::AuthResult::acl_denied;
+
+    if (access != fmq::AclAccess::write)
+        return fmq::AuthResult::success; // subscribe and register_will: open
+
+    if (!rules_.publishForward.matches(subtopics))
+        return fmq::AuthResult::success;
+
+    if (!javaScriptUsable() || !target_)
+        return clientId.empty() ? fmq::AuthResult::success : fmq::AuthResult::acl_denied;
+
+    NodeEnvironment::Scope scope(*env_);
+    const fmq::AuthResult r =
+        target_->onPublish(PublishRequest{clientId, username, topic, payload, qos, retain, correlationData, responseTopic, userProperties});
+    // The broker forces success for its own messages (empty client id) anyway.
+    return clientId.empty() ? fmq::AuthResult::success : r;
+}
+
+bool Plugin::alterPublish(const std::string &clientId, std::string &topic, const std::vector<std::string> &subtopics, uint8_t &qos, bool &retain)
+{
+    if (!rules_.alterForward.matches(subtopics) || !javaScriptUsable() || !target_)
+        return false;
+    NodeEnvironment::Scope scope(*env_);
+    return target_->onAlterPublish(AlterPublishRequest{clientId, topic, qos, retain});
+}
+
+void Plugin::clientDisconnected(const std::string &clientId)
+{
+    if (!javaScriptUsable() || !target_ || !target_->hasHandler("clientDisconnected"))
+        return;
+    if (env_->inJavaScript())
+    {
+        // Reached from inside a JavaScript call (a publish or disconnect it made): delivered when that call returns.
+        deferredDisconnects_.push_back(clientId);
+        return;
+    }
+    NodeEnvironment::Scope scope(*env_);
+    target_->onClientDisconnected(clientId);
+}
+
+void Plugin::flushDeferred()
+{
+    while (!deferredDisconnects_.empty() && javaScriptUsable() && target_)
+    {
+        std::vector<std::string> batch;
+        batch.swap(deferredDisconnects_);
+        NodeEnvironment::Scope scope(*env_);
+        for (const std::string &id : batch)
+            target_->onClientDisconnected(id);
+    }
+}
+
+void Plugin::periodic()
+{
+    if (!javaScriptUsable() || !target_)
+        return;
+    NodeEnvironment::Scope scope(*env_);
+    target_->purgeExpiredLogins();
+    target_->onPeriodic();
+}
+
+void Plugin::pollEvent(int fd)
+{
+    if (env_ && env_->usable())
+        env_->pump().onPollEvent(fd);
+}
+
+} // namespace dfmq

@@ -1,0 +1,221 @@
+// The entry points FlashMQ calls, and nothing else. Each one is an exception boundary: hooks answer with a
+// deliberate result and a log line; the life-cycle calls (main_init, allocate, init) let a failure through as
+// an exception on purpose, because that is how the broker learns it must not start.
+
+#include <sstream>
+#include <stdexcept>
+
+#include "flashmq_abi.h"
+#include "node_runtime.h"
+#include "plugin.h"
+
+using dfmq::Plugin;
+
+namespace
+{
+
+Plugin *pluginOf(void *threadData)
+{
+    return static_cast<Plugin *>(threadData);
+}
+
+void logHookFailure(const char *hook, const char *what)
+{
+    flashmq_logf(fmq::LogError, "dbus-flashmq: %s failed: %s", hook, what);
+}
+
+} // namespace
+
+int flashmq_plugin_version()
+{
+    return fmq::kPluginVersion;
+}
+
+void flashmq_plugin_main_init(fmq::PluginOptions &plugin_opts)
+{
+    const dfmq::ShimOptions shim = dfmq::ShimOptions::from(plugin_opts);
+    dfmq::node_process::initialize(shim.nodeArgs, shim.platformThreads);
+    flashmq_logf(fmq::LogNotice, "dbus-flashmq: Node %s runtime initialised (plugin API version %d)", NODE_VERSION_STRING, fmq::kPluginVersion);
+}
+
+void flashmq_plugin_main_deinit(fmq::PluginOptions &)
+{
+    try
+    {
+        dfmq::node_process::teardown();
+    }
+    catch (const std::exception &e)
+    {
+        logHookFailure("main_deinit", e.what());
+    }
+    catch (...)
+    {
+        logHookFailure("main_deinit", "unknown exception");
+    }
+}
+
+void flashmq_plugin_allocate_thread_memory(void **thread_data, fmq::PluginOptions &)
+{
+    *thread_data = Plugin::allocate();
+}
+
+void flashmq_plugin_deallocate_thread_memory(void *thread_data, fmq::PluginOptions &)
+{
+    try
+    {
+        delete pluginOf(thread_data);
+    }
+    catch (const std::exception &e)
+    {
+        logHookFailure("deallocate_thread_memory", e.what());
+    }
+    catch (...)
+    {
+        logHookFailure("deallocate_thread_memory", "unknown exception");
+    }
+}
+
+void flashmq_plugin_init(void *thread_data, fmq::PluginOptions &plugin_opts, bool reloading)
+{
+    if (!thread_data)
+        throw std::runtime_error("dbus-flashmq: init without thread data");
+    pluginOf(thread_data)->init(plugin_opts, reloading);
+}
+
+void flashmq_plugin_deinit(void *thread_data, fmq::PluginOptions &, bool reloading)
+{
+    if (!thread_data)
+        return;
+    try
+    {
+        pluginOf(thread_data)->deinit(reloading);
+    }
+    catch (const std::exception &e)
+    {
+        logHookFailure("deinit", e.what());
+    }
+    catch (...)
+    {
+        logHookFailure("deinit", "unknown exception");
+    }
+}
+
+void flashmq_plugin_periodic_event(void *thread_data)
+{
+    if (!thread_data)
+        return;
+    try
+    {
+        pluginOf(thread_data)->periodic();
+    }
+    catch (const std::exception &e)
+    {
+        logHookFailure("periodic_event", e.what());
+    }
+    catch (...)
+    {
+        logHookFailure("periodic_event", "unknown exception");
+    }
+}
+
+fmq::AuthResult flashmq_plugin_login_check(void *thread_data, const std::string &clientid, const std::string &username,
+                                           const std::string &password, const fmq::UserProperties *userProperties,
+                                           const std::weak_ptr<Client> &client)
+{
+    if (!thread_data)
+        return fmq::AuthResult::error;
+    try
+    {
+        return pluginOf(thread_data)->loginCheck(clientid, username, password, userProperties, client);
+    }
+    catch (const std::exception &e)
+    {
+        logHookFailure("login_check", e.what());
+    }
+    catch (...)
+    {
+        logHookFailure("login_check", "unknown exception");
+    }
+    return fmq::AuthResult::error;
+}
+
+fmq::AuthResult flashmq_plugin_acl_check(void *thread_data, const fmq::AclAccess access, const std::string &clientid,
+                                         const std::string &username, const std::string &topic, const std::vector<std::string> &subtopics,
+                                         const std::string &, std::string_view payload, const uint8_t qos, const bool retain,
+                                         const std::optional<std::string> &correlationData, const std::optional<std::string> &responseTopic,
+                                         const fmq::UserProperties *userProperties)
+{
+    if (!thread_data)
+        return fmq::AuthResult::error;
+    try
+    {
+        return pluginOf(thread_data)
+            ->aclCheck(access, clientid, username, topic, subtopics, payload, qos, retain, correlationData, responseTopic, userProperties);
+    }
+    catch (const std::exception &e)
+    {
+        logHookFailure("acl_check", e.what());
+    }
+    catch (...)
+    {
+        logHookFailure("acl_check", "unknown exception");
+    }
+    return fmq::AuthResult::acl_denied;
+}
+
+bool flashmq_plugin_alter_publish(void *thread_data, const std::string &clientid, std::string &topic, const std::vector<std::string> &subtopics,
+                                  std::string_view, uint8_t &qos, bool &retain, const std::optional<std::string> &,
+                                  const std::optional<std::string> &, fmq::UserProperties *)
+{
+    if (!thread_data)
+        return false;
+    try
+    {
+        return pluginOf(thread_data)->alterPublish(clientid, topic, subtopics, qos, retain);
+    }
+    catch (const std::exception &e)
+    {
+        logHookFailure("alter_publish", e.what());
+    }
+    catch (...)
+    {
+        logHookFailure("alter_publish", "unknown exception");
+    }
+    return false;
+}
+
+void flashmq_plugin_client_disconnected(void *thread_data, const std::string &clientid)
+{
+    if (!thread_data)
+        return;
+    try
+    {
+        pluginOf(thread_data)->clientDisconnected(clientid);
+    }
+    catch (const std::exception &e)
+    {
+        logHookFailure("client_disconnected", e.what());
+    }
+    catch (...)
+    {
+        logHookFailure("client_disconnected", "unknown exception");
+    }
+}
+
+void flashmq_plugin_poll_event_received(void *thread_data, int fd, uint32_t, const std::weak_ptr<void> &)
+{
+    if (!thread_data)
+        return;
+    try
+    {
+        pluginOf(thread_data)->pollEvent(fd);
+    }
+    catch (const std::exception &e)
+    {
+        logHookFailure("poll_event_received", e.what());
+    }
+    catch (...)
+    {
+        logHookFailure("poll_event_received", "unknown exception");
+    }
+}

@@ -1,0 +1,69 @@
+// The read ACL: every delivery of every message to every subscriber asks it, so it is answered here in C++
+// from a small rule state that TypeScript pushes, never by calling JavaScript.
+//
+// A delivery is allowed unless a rule matches it. A rule matches when all of its conditions hold:
+//   - the topic matches its filter;
+//   - the topic contains `contains` (when given), and contains `containsIgnoreCase` in any ASCII case (when given);
+//   - the subscriber's username is one of `usernames` (when given);
+//   - its gate (when given) is closed. A gate is opened for a while by `openGate` and closes by itself.
+// The rules survive the JavaScript side: if it stops, the last rules it pushed keep protecting deliveries.
+
+#ifndef DFMQ_READ_ACL_H
+#define DFMQ_READ_ACL_H
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "topic_filter.h"
+
+namespace dfmq
+{
+
+struct ReadRule
+{
+    TopicFilter filter;
+    std::string contains;
+    std::string containsIgnoreCase; // stored in lower case
+    std::vector<std::string> usernames;
+    std::string gate;
+};
+
+class ReadAcl
+{
+public:
+    using Clock = std::chrono::steady_clock;
+
+    void setRules(std::vector<ReadRule> rules);
+    void openGate(const std::string &name, std::chrono::milliseconds duration, Clock::time_point now);
+    bool gateOpen(const std::string &name, Clock::time_point now) const;
+
+    // `now` is read from the clock only when a gated rule needs it, unless given.
+    bool allows(const std::string &username, std::string_view topic, const std::vector<std::string> &subtopics,
+                std::optional<Clock::time_point> now = std::nullopt) const;
+    size_t ruleCount() const { return rules_.size(); }
+
+private:
+    struct CompiledRule
+    {
+        ReadRule rule;
+        int gate = -1;
+    };
+    struct Gate
+    {
+        std::string name;
+        Clock::time_point openUntil;
+    };
+
+    int gateIndex(const std::string &name);
+
+    std::vector<CompiledRule> rules_;
+    std::vector<Gate> gates_;
+};
+
+bool containsIgnoringAsciiCase(std::string_view haystack, std::string_view lowerNeedle);
+
+} // namespace dfmq
+
+#endif

@@ -1,0 +1,75 @@
+// The plugin options (plugin_opt_<name> <value> in flashmq.conf) as typed settings. Every problem is reported at
+// once; an unusable value is replaced by its default, so a typo never stops the broker.
+
+export interface Settings {
+    /** An asynchronous login not answered within this time is refused. */
+    loginTimeoutMs: number;
+    /** Debug log lines of the TypeScript side (FlashMQ shows them with log_level debug). */
+    debug: boolean;
+}
+
+export const defaultSettings: Readonly<Settings> = {
+    loginTimeoutMs: 20_000,
+    debug: false,
+};
+
+/** Options the C++ shim reads itself (native/plugin.cc); known here so they are not reported as unknown. */
+export const shimOptionNames: ReadonlySet<string> = new Set([
+    'entry', 'node_args', 'node_platform_threads', 'ready_timeout_ms', 'shutdown_timeout_ms',
+]);
+
+type Parser<T> = (text: string) => T | string; // a string result is the problem
+
+const integer = (min: number, max: number): Parser<number> => (text) => {
+    if (!/^\d+$/.test(text.trim()))
+        return `'${text}' is not a whole number`;
+    const n = Number(text.trim());
+    return n >= min && n <= max ? n : `${n} is outside ${min}..${max}`;
+};
+
+const boolean: Parser<boolean> = (text) => {
+    const t = text.trim().toLowerCase();
+    if (t === 'true' || t === 'yes' || t === 'on' || t === '1')
+        return true;
+    if (t === 'false' || t === 'no' || t === 'off' || t === '0')
+        return false;
+    return `'${text}' is not true or false`;
+};
+
+type Spec = { [K in keyof Settings]: { option: string; parse: Parser<Settings[K]> } };
+
+const spec: Spec = {
+    loginTimeoutMs: { option: 'login_timeout_ms', parse: integer(100, 600_000) },
+    debug: { option: 'debug', parse: boolean },
+};
+
+export interface ParsedOptions {
+    settings: Settings;
+    problems: string[];
+}
+
+export function parseOptions(options: Readonly<Record<string, string>>, extraKnown: ReadonlySet<string> = new Set()): ParsedOptions {
+    const settings: Settings = { ...defaultSettings };
+    const problems: string[] = [];
+    const known = new Set<string>(shimOptionNames);
+    for (const name of extraKnown)
+        known.add(name);
+
+    for (const key of Object.keys(spec) as Array<keyof Settings>) {
+        const { option, parse } = spec[key];
+        known.add(option);
+        const text = options[option];
+        if (text === undefined)
+            continue;
+        const value = parse(text);
+        if (typeof value === 'string' && typeof defaultSettings[key] !== 'string') {
+            problems.push(`plugin_opt_${option}: ${value}; using ${String(defaultSettings[key])}`);
+            continue;
+        }
+        (settings as unknown as Record<string, unknown>)[key] = value;
+    }
+    for (const name of Object.keys(options))
+        if (!known.has(name))
+            problems.push(`plugin_opt_${name} is not an option of this plugin; ignored`);
+    return { settings, problems };
+}

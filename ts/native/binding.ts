@@ -1,0 +1,134 @@
+// The types of the native binding "flashmq" (native/binding.cc) and the one place that fetches it. Nothing else in
+// ts/ touches process._linkedBinding; everything else goes through the Broker facade (broker.ts).
+
+/** FlashMQ's AuthResult values. */
+export const AuthResult = {
+    success: 0,
+    authMethodNotSupported: 10,
+    loginDenied: 11,
+    aclDenied: 12,
+    error: 13,
+    serverNotAvailable: 14,
+    async: 50,
+    successWithoutRetainedDelivery: 51,
+    successWithoutSettingRetained: 52,
+    successButDropPublish: 53,
+} as const;
+export type AuthResultCode = (typeof AuthResult)[keyof typeof AuthResult];
+
+const knownAuthResults: ReadonlySet<number> = new Set(Object.values(AuthResult));
+export function isAuthResult(value: unknown): value is AuthResultCode {
+    return typeof value === 'number' && knownAuthResults.has(value);
+}
+
+/** FlashMQ's log levels (flashmq_logf). */
+export const LogLevel = { info: 0x01, notice: 0x02, warning: 0x04, error: 0x08, debug: 0x10 } as const;
+export type LogLevelCode = (typeof LogLevel)[keyof typeof LogLevel];
+
+/** MQTT 5 reason codes for removing a client. */
+export const DisconnectReason = {
+    normal: 0,
+    unspecifiedError: 128,
+    protocolError: 130,
+    implementationSpecificError: 131,
+    notAuthorized: 135,
+    serverBusy: 137,
+    messageRateTooHigh: 150,
+} as const;
+export type DisconnectReasonCode = (typeof DisconnectReason)[keyof typeof DisconnectReason];
+
+export type UserProperties = Array<[string, string]>;
+
+export interface OutgoingProperties {
+    responseTopic?: string;
+    correlationData?: Uint8Array | string;
+    contentType?: string;
+    userProperties?: UserProperties;
+    /** Message expiry interval in seconds. */
+    expiryInterval?: number;
+}
+
+export interface IncomingProperties {
+    responseTopic?: string;
+    correlationData?: Buffer;
+    userProperties?: UserProperties;
+}
+
+export interface AlterPublishChange {
+    topic?: string;
+    qos?: 0 | 1 | 2;
+    retain?: boolean;
+}
+
+/** The handlers as the binding calls them: positional arguments, cheap to marshal. */
+export interface NativeHandlers {
+    login?: ((authId: number, clientId: string, username: string, password: string, address: string,
+        userProperties: UserProperties | undefined) => boolean | number) | null;
+    publish?: ((clientId: string, username: string, topic: string, payload: Buffer, qos: number, retain: boolean,
+        properties: IncomingProperties | undefined) => boolean | number | undefined) | null;
+    alterPublish?: ((clientId: string, topic: string, qos: number, retain: boolean) => AlterPublishChange | undefined) | null;
+    clientDisconnected?: ((clientId: string) => void) | null;
+    periodic?: (() => void) | null;
+    reload?: ((options: Record<string, string>) => void) | null;
+    shutdown?: (() => void) | null;
+}
+
+/** true: every topic; false: none; or a list of MQTT topic filters. */
+export type ForwardFilter = boolean | string[];
+
+/**
+ * A read rule: a delivery to a subscriber is refused when every condition given holds. `gate` names a switch that
+ * suspends the rule while it is open (see openReadGate).
+ */
+export interface ReadRule {
+    filter: string;
+    contains?: string;
+    containsIgnoreCase?: string;
+    usernames?: string[];
+    gate?: string;
+}
+
+export interface Capabilities {
+    pluginVersion: number;
+    /** The broker can delay a login answer itself (FlashMQ >= 1.25). */
+    delayedLoginAnswers: boolean;
+    /** The broker keeps its listeners closed until ready() (FlashMQ >= 1.26). */
+    deferredReadiness: boolean;
+}
+
+export interface BindingStats {
+    pendingLogins: number;
+    published: number;
+    readRules: number;
+}
+
+export interface FlashmqBinding {
+    log(level: LogLevelCode, message: string): void;
+    publish(topic: string, payload: string | Uint8Array, qos?: number, retain?: boolean, properties?: OutgoingProperties): void;
+    /** Many messages in one call; see frames.ts for the layout. Returns the number published. */
+    publishFrames(frames: Uint8Array): number;
+    setHandlers(handlers: NativeHandlers): void;
+    setForwardFilters(filters: { publish?: ForwardFilter; alterPublish?: ForwardFilter }): void;
+    setReadRules(rules: ReadRule[]): void;
+    openReadGate(name: string, durationMs: number): void;
+    finishLogin(authId: number, result: number, delayMs?: number): boolean;
+    clientAddress(clientId: string, username: string): string | undefined;
+    disconnectClient(clientId: string, username: string, alsoSession: boolean, reasonCode: number): boolean;
+    ready(): void;
+    shutdownDone(): void;
+    options(): Record<string, string>;
+    capabilities(): Capabilities;
+    stats(): BindingStats;
+}
+
+interface ProcessWithLinkedBinding {
+    _linkedBinding?: (name: string) => unknown;
+}
+
+/** The binding of the broker this code runs in. Throws outside the plugin. */
+export function loadBinding(): FlashmqBinding {
+    const p = process as unknown as ProcessWithLinkedBinding;
+    if (typeof p._linkedBinding !== 'function')
+        throw new Error('not running inside the dbus-flashmq plugin: no linked binding support');
+    return p._linkedBinding('flashmq') as FlashmqBinding;
+}
