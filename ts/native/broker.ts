@@ -35,7 +35,7 @@ export interface ClientPublish {
 }
 
 /** true or undefined lets the publish through, false denies it; or an AuthResult. */
-export type PublishAnswer = boolean | AuthResultCode | undefined;
+export type PublishAnswer = boolean | AuthResultCode | undefined | void;
 
 export interface BrokerHandlers {
     login?(request: LoginRequest): LoginAnswer | Promise<LoginAnswer>;

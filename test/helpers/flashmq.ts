@@ -1,0 +1,198 @@
+// Runs the real flashmq binary with our plugin for end-to-end tests: a temporary directory with a config, a log
+// file and a free port on 127.0.0.1. Finds flashmq through FLASHMQ_BIN or PATH; without it the suites are
+// skipped with a loud line.
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export const repoRoot = path.resolve(__dirname, '../../..');
+export const pluginPath = process.env.DFMQ_PLUGIN ?? path.join(repoRoot, 'build-plugin/Release/libdbus-flashmq-ts.so');
+export const probeEntry = path.join(repoRoot, 'dist/test/fixtures/probe-entry.js');
+
+export function flashmqBinary(): string | undefined {
+    const configured = process.env.FLASHMQ_BIN;
+    if (configured)
+        return fs.existsSync(configured) ? configured : undefined;
+    const found = spawnSync('sh', ['-c', 'command -v flashmq'], { encoding: 'utf8' });
+    return found.status === 0 ? found.stdout.trim() : undefined;
+}
+
+/** A describe() that runs only where flashmq and the built plugin exist, and says so loudly where not. */
+export function describeWithBroker(title: string, body: (this: Mocha.Suite) => void): void {
+    const missing: string[] = [];
+    if (!flashmqBinary())
+        missing.push('flashmq (set FLASHMQ_BIN or put it on PATH)');
+    if (!fs.existsSync(pluginPath))
+        missing.push(`the plugin at ${pluginPath} (npm run build:native)`);
+    if (missing.length > 0) {
+        console.log(`\n*** SKIPPED: '${title}': missing ${missing.join(' and ')} ***\n`);
+        describe.skip(title, body);
+        return;
+    }
+    describe(title, body);
+}
+
+export function freePort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const server = net.createServer();
+        server.unref();
+        server.on('error', reject);
+        server.listen(0, '127.0.0.1', () => {
+            const address = server.address() as net.AddressInfo;
+            server.close(() => resolve(address.port));
+        });
+    });
+}
+
+export function canConnect(port: number): Promise<boolean> {
+    return new Promise((resolve) => {
+        const socket = net.connect({ host: '127.0.0.1', port });
+        socket.once('connect', () => { socket.destroy(); resolve(true); });
+        socket.once('error', () => resolve(false));
+    });
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+function quote(value: string): string {
+    return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+export interface BrokerOptions {
+    pluginOptions?: Record<string, string>;
+    /** The compiled entry module; the probe by default. null: none (the plugin finds the product's). */
+    entry?: string | null;
+    threadCount?: number;
+    allowAnonymous?: boolean;
+    logLevel?: string;
+    /** More config lines. */
+    extraConfig?: string;
+    /** Do not wait for the listener (for brokers expected to refuse to start). */
+    noWait?: boolean;
+    plugin?: string | null;
+    env?: NodeJS.ProcessEnv;
+}
+
+export interface Exit {
+    code: number | null;
+    signal: NodeJS.Signals | null;
+}
+
+export class RunningBroker {
+    readonly exited: Promise<Exit>;
+    private output = '';
+    private exitInfo: Exit | undefined;
+
+    constructor(readonly proc: ChildProcess, readonly port: number, readonly dir: string, readonly logFile: string) {
+        proc.stdout?.on('data', (d: Buffer) => { this.output += d.toString(); });
+        proc.stderr?.on('data', (d: Buffer) => { this.output += d.toString(); });
+        this.exited = new Promise((resolve) => {
+            proc.on('exit', (code, signal) => {
+                this.exitInfo = { code, signal };
+                resolve(this.exitInfo);
+            });
+        });
+    }
+
+    get running(): boolean {
+        return this.exitInfo === undefined;
+    }
+
+    /** The broker's stdout and stderr. */
+    get consoleOutput(): string {
+        return this.output;
+    }
+
+    log(): string {
+        try {
+            return fs.readFileSync(this.logFile, 'utf8');
+        } catch {
+            return '';
+        }
+    }
+
+    async waitForLog(pattern: RegExp, timeoutMs = 5000, from = 0): Promise<string> {
+        const deadline = Date.now() + timeoutMs;
+        for (;;) {
+            const text = this.log().slice(from);
+            const m = pattern.exec(text);
+            if (m)
+                return m[0];
+            if (Date.now() > deadline)
+                throw new Error(`no log line matching ${pattern} within ${timeoutMs} ms; log:\n${text.slice(-3000)}\nconsole:\n${this.output.slice(-2000)}`);
+            await sleep(25);
+        }
+    }
+
+    async reload(): Promise<void> {
+        const before = this.log().length;
+        this.proc.kill('SIGHUP');
+        await this.waitForLog(/Doing reload in thread|Reloading config|Loading config\. Reload: true/, 5000, before);
+    }
+
+    async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 10_000): Promise<Exit> {
+        if (!this.running)
+            return this.exitInfo!;
+        this.proc.kill(signal);
+        const timer = setTimeout(() => this.proc.kill('SIGKILL'), timeoutMs);
+        const exit = await this.exited;
+        clearTimeout(timer);
+        return exit;
+    }
+
+    cleanup(): void {
+        if (this.running)
+            this.proc.kill('SIGKILL');
+        fs.rmSync(this.dir, { recursive: true, force: true });
+    }
+}
+
+export async function startBroker(options: BrokerOptions = {}): Promise<RunningBroker> {
+    const bin = flashmqBinary();
+    if (!bin)
+        throw new Error('flashmq not found');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dfmq-e2e-'));
+    const port = await freePort();
+    const logFile = path.join(dir, 'flashmq.log');
+    const lines = [
+        `thread_count ${options.threadCount ?? 1}`,
+        `allow_anonymous ${options.allowAnonymous === false ? 'false' : 'true'}`,
+        `log_level ${options.logLevel ?? 'debug'}`,
+        `log_file ${logFile}`,
+        'plugin_timer_period 1',
+    ];
+    const plugin = options.plugin === undefined ? pluginPath : options.plugin;
+    if (plugin !== null)
+        lines.push(`plugin ${plugin}`);
+    const pluginOptions: Record<string, string> = { ...(options.pluginOptions ?? {}) };
+    const entry = options.entry === undefined ? probeEntry : options.entry;
+    if (entry !== null && pluginOptions.entry === undefined)
+        pluginOptions.entry = entry;
+    for (const [k, v] of Object.entries(pluginOptions))
+        lines.push(`plugin_opt_${k} ${quote(v)}`);
+    if (options.extraConfig)
+        lines.push(options.extraConfig);
+    lines.push('listen {', '  protocol mqtt', '  inet_protocol ip4', '  inet4_bind_address 127.0.0.1', `  port ${port}`, '}');
+    const config = path.join(dir, 'flashmq.conf');
+    fs.writeFileSync(config, `${lines.join('\n')}\n`);
+
+    const proc = spawn(bin, ['-c', config], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(options.env ?? {}) } });
+    const broker = new RunningBroker(proc, port, dir, logFile);
+    if (options.noWait)
+        return broker;
+
+    const deadline = Date.now() + 15_000;
+    while (!(await canConnect(port))) {
+        if (!broker.running)
+            throw new Error(`flashmq exited before listening (${JSON.stringify(await broker.exited)}); log:\n${broker.log().slice(-3000)}\nconsole:\n${broker.consoleOutput.slice(-2000)}`);
+        if (Date.now() > deadline) {
+            broker.cleanup();
+            throw new Error(`flashmq did not listen within 15 s; log:\n${broker.log().slice(-3000)}`);
+        }
+        await sleep(20);
+    }
+    return broker;
+}

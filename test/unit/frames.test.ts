@@ -1,0 +1,29 @@
+import { strict as assert } from 'node:assert';
+
+import { encodeFrame, FrameBatch } from '../../ts/native/frames';
+
+describe('publish frames', () => {
+    const table: Array<[string, string, string | Uint8Array, 0 | 1 | 2, boolean, string]> = [
+        ['plain', 'a/b', 'hi', 0, false, '00 03000000 612f62 02000000 6869'],
+        ['retained', 'N/x', '', 0, true, '01 03000000 4e2f78 00000000'],
+        ['QoS 1', 't', 'x', 1, false, '02 01000000 74 01000000 78'],
+        ['QoS 2 retained', 't', 'x', 2, true, '05 01000000 74 01000000 78'],
+        ['UTF-8 topic', 'é', 'ü', 0, false, '00 02000000 c3a9 02000000 c3bc'],
+        ['binary payload', 't', new Uint8Array([0, 255]), 0, false, '00 01000000 74 02000000 00ff'],
+    ];
+    for (const [name, topic, payload, qos, retain, hex] of table) {
+        it(`encodes ${name}`, () => {
+            assert.equal(encodeFrame(topic, payload, qos, retain).toString('hex'), hex.replace(/ /g, ''));
+        });
+    }
+
+    it('concatenates a batch and resets it', () => {
+        const batch = new FrameBatch().add('a', '1').addFrame(encodeFrame('b', '2', 0, true));
+        assert.equal(batch.count, 2);
+        assert.equal(batch.byteLength, 22);
+        const buf = batch.take();
+        assert.equal(buf.toString('hex'), '00010000006101000000310101000000620100000032');
+        assert.equal(batch.count, 0);
+        assert.equal(batch.byteLength, 0);
+    });
+});
