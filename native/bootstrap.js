@@ -112,10 +112,27 @@ for (const method of ['on', 'addListener', 'once', 'prependListener', 'prependOn
     };
 }
 
-process.on('uncaughtException', (err, origin) => {
+// The safety net for errors nobody caught. It cannot be removed: without it Node ends the environment.
+function onUncaught(err, origin) {
     const what = origin === 'unhandledRejection' ? 'unhandled promise rejection' : 'uncaught exception';
     log(LOG_ERR, `dbus-flashmq: ${what} in JavaScript (the broker keeps running): ${describe(err)}`);
-});
+}
+process.on('uncaughtException', onUncaught);
+for (const method of ['removeListener', 'off']) {
+    const original = process[method];
+    process[method] = function (event, listener) {
+        if (event === 'uncaughtException' && listener === onUncaught)
+            return this;
+        return original.call(this, event, listener);
+    };
+}
+const originalRemoveAll = process.removeAllListeners;
+process.removeAllListeners = function (event) {
+    const result = originalRemoveAll.apply(this, arguments);
+    if (event === undefined || event === 'uncaughtException')
+        process.on('uncaughtException', onUncaught);
+    return result;
+};
 process.on('warning', (warning) => {
     log(LOG_WARNING, `dbus-flashmq: JavaScript warning: ${warning.name}: ${warning.message}`);
 });

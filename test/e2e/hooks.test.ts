@@ -165,6 +165,12 @@ describeWithBroker('the plugin in a real broker: hooks', function () {
             await stillServing();
         });
 
+        it('keeps its safety net for uncaught errors when JavaScript removes every listener', async () => {
+            await command('remove-net');
+            await broker.waitForLog(/uncaught exception in JavaScript \(the broker keeps running\): Error: probe error without a net/);
+            await stillServing();
+        });
+
         for (const [cmd, what] of [['exit', /process\.exit\(3\)/], ['really-exit', /process\.reallyExit\(4\)/], ['abort', /process\.abort\(\)/], ['kill', /process\.kill\(\d+, 'SIGTERM'\) on the broker's own process/]] as const) {
             it(`refuses ${cmd} with a log line and keeps serving`, async () => {
                 await command(cmd);

@@ -144,7 +144,7 @@ export class Broker {
         let result: unknown = answer;
         let delayMs = 0;
         if (typeof answer === 'object' && answer !== null && 'result' in answer) {
-            result = (answer as { result: unknown }).result;
+            result = answer.result;
             const d = (answer as { delayMs?: unknown }).delayMs;
             if (typeof d === 'number' && d > 0 && d <= 600_000)
                 delayMs = Math.round(d);

@@ -2,49 +2,94 @@
 //   u8 flags (bit 0: retain; bits 1-2: QoS) | u32le topic length | topic | u32le payload length | payload
 // A frame can be built once and kept (a cached notification), then copied into many batches.
 
+const HEADER = 9;
+
+function flags(qos: 0 | 1 | 2, retain: boolean): number {
+    return (retain ? 1 : 0) | (qos << 1);
+}
+
 export function encodeFrame(topic: string, payload: string | Uint8Array, qos: 0 | 1 | 2 = 0, retain = false): Buffer {
     const topicLength = Buffer.byteLength(topic);
     const payloadLength = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength;
-    const frame = Buffer.allocUnsafe(9 + topicLength + payloadLength);
-    frame[0] = (retain ? 1 : 0) | (qos << 1);
+    const frame = Buffer.allocUnsafe(HEADER + topicLength + payloadLength);
+    frame[0] = flags(qos, retain);
     frame.writeUInt32LE(topicLength, 1);
     frame.write(topic, 5, 'utf8');
     frame.writeUInt32LE(payloadLength, 5 + topicLength);
     if (typeof payload === 'string')
-        frame.write(payload, 9 + topicLength, 'utf8');
+        frame.write(payload, HEADER + topicLength, 'utf8');
     else
-        frame.set(payload, 9 + topicLength);
+        frame.set(payload, HEADER + topicLength);
     return frame;
 }
 
-/** Collects frames for one publishFrames call. */
+/** Collects frames for one publishFrames call, written straight into one growing buffer. */
 export class FrameBatch {
-    private frames: Buffer[] = [];
-    private bytes = 0;
+    private buffer: Buffer;
+    private length = 0;
+    private frames = 0;
+
+    constructor(private readonly initialBytes = 64 * 1024) {
+        this.buffer = Buffer.allocUnsafe(0);
+    }
 
     get count(): number {
-        return this.frames.length;
+        return this.frames;
     }
 
     get byteLength(): number {
-        return this.bytes;
+        return this.length;
     }
 
     add(topic: string, payload: string | Uint8Array, qos: 0 | 1 | 2 = 0, retain = false): this {
-        return this.addFrame(encodeFrame(topic, payload, qos, retain));
-    }
-
-    addFrame(frame: Buffer): this {
-        this.frames.push(frame);
-        this.bytes += frame.length;
+        // UTF-8 takes at most three bytes per UTF-16 code unit: reserve that, write, then record the real lengths.
+        const payloadMax = typeof payload === 'string' ? payload.length * 3 : payload.byteLength;
+        this.reserve(HEADER + topic.length * 3 + payloadMax);
+        const start = this.length;
+        const b = this.buffer;
+        b[start] = flags(qos, retain);
+        const topicLength = b.write(topic, start + 5, 'utf8');
+        b.writeUInt32LE(topicLength, start + 1);
+        const payloadAt = start + HEADER + topicLength;
+        let payloadLength: number;
+        if (typeof payload === 'string') {
+            payloadLength = b.write(payload, payloadAt, 'utf8');
+        } else {
+            b.set(payload, payloadAt);
+            payloadLength = payload.byteLength;
+        }
+        b.writeUInt32LE(payloadLength, start + 5 + topicLength);
+        this.length = payloadAt + payloadLength;
+        this.frames++;
         return this;
     }
 
-    /** The batch as one buffer; the batch is empty afterwards. */
+    /** Copies a frame built earlier with encodeFrame. */
+    addFrame(frame: Uint8Array): this {
+        this.reserve(frame.byteLength);
+        this.buffer.set(frame, this.length);
+        this.length += frame.byteLength;
+        this.frames++;
+        return this;
+    }
+
+    /** The batch's bytes, handed over; the batch is empty afterwards. */
     take(): Buffer {
-        const out = this.frames.length === 1 ? this.frames[0]! : Buffer.concat(this.frames, this.bytes);
-        this.frames = [];
-        this.bytes = 0;
+        const out = this.buffer.subarray(0, this.length);
+        this.buffer = Buffer.allocUnsafe(0);
+        this.length = 0;
+        this.frames = 0;
         return out;
+    }
+
+    private reserve(bytes: number): void {
+        if (this.length + bytes <= this.buffer.length)
+            return;
+        let size = Math.max(this.initialBytes, this.buffer.length * 2);
+        while (size < this.length + bytes)
+            size *= 2;
+        const bigger = Buffer.allocUnsafe(size);
+        this.buffer.copy(bigger, 0, 0, this.length);
+        this.buffer = bigger;
     }
 }

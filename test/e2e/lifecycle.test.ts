@@ -1,0 +1,172 @@
+// The shim's life cycle inside the real broker: start, readiness, reload, shutdown, and the failures that must
+// stop the broker from starting (with a clear line) or must not stop it at all.
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import type { RunningBroker } from '../helpers/flashmq';
+import { canConnect, describeWithBroker, repoRoot, sleep, startBroker } from '../helpers/flashmq';
+import { closeAll, connect, Inbox } from '../helpers/mqtt';
+
+function cpuSeconds(pid: number): number {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 10 ms
+}
+
+function scratchFile(name: string): string {
+    return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dfmq-file-')), name);
+}
+
+describeWithBroker('the plugin in a real broker: life cycle', function () {
+    const brokers: RunningBroker[] = [];
+    async function start(...args: Parameters<typeof startBroker>): Promise<RunningBroker> {
+        const b = await startBroker(...args);
+        brokers.push(b);
+        return b;
+    }
+
+    afterEach(async () => {
+        for (const b of brokers.splice(0)) {
+            await b.stop('SIGKILL');
+            b.cleanup();
+        }
+    });
+
+    async function probeState(port: number): Promise<{ loadedAt: number; reloads: number; publishes: number; option: string | null }> {
+        const c = await connect(port);
+        const inbox = await Inbox.subscribe(c, 'probe/reply/state');
+        await c.publishAsync('probe/cmd', 'state');
+        const m = await inbox.waitFor('probe/reply/state');
+        await closeAll(c);
+        return JSON.parse(m.payload.toString()) as never;
+    }
+
+    it('keeps the TypeScript state across a reload (SIGHUP) and hands over the new options', async () => {
+        const broker = await start({ pluginOptions: { probe_state: 'one' } });
+        const before = await probeState(broker.port);
+        fs.writeFileSync(path.join(broker.dir, 'flashmq.conf'),
+            fs.readFileSync(path.join(broker.dir, 'flashmq.conf'), 'utf8').replace('plugin_opt_probe_state "one"', 'plugin_opt_probe_state "two"'));
+        await broker.reload();
+        await broker.waitForLog(/probe\/reply\/reloaded|Doing reload in thread 0/);
+        await sleep(200);
+        const after = await probeState(broker.port);
+        assert.equal(after.loadedAt, before.loadedAt, 'the same JavaScript world');
+        assert.equal(after.reloads, before.reloads + 1);
+        assert.equal(after.publishes, before.publishes + 1);
+        assert.equal(after.option, 'two');
+        assert.equal(broker.log().match(/JavaScript entry .* loaded/g)?.length, 1, 'the entry was loaded once');
+    });
+
+    it('exits cleanly with code 0 on SIGTERM, after the TypeScript shutdown work', async () => {
+        const marker = scratchFile('shutdown.json');
+        const broker = await start({ pluginOptions: { probe_shutdown_file: marker } });
+        const exit = await broker.stop('SIGTERM');
+        assert.deepEqual(exit, { code: 0, signal: null });
+        assert.ok(fs.existsSync(marker), 'the shutdown handler finished its asynchronous work');
+        assert.match(broker.log(), /Quitting FlashMQ/);
+        assert.doesNotMatch(broker.log(), /did not finish its shutdown work/);
+    });
+
+    it('exits cleanly with code 0 on SIGINT', async () => {
+        const broker = await start();
+        assert.deepEqual(await broker.stop('SIGINT'), { code: 0, signal: null });
+    });
+
+    it('stops waiting for shutdown work after shutdown_timeout_ms', async () => {
+        const marker = scratchFile('never.json');
+        const broker = await start({ pluginOptions: { probe_shutdown_file: marker, shutdown_timeout_ms: '50' } });
+        assert.deepEqual(await broker.stop('SIGTERM'), { code: 0, signal: null });
+        assert.match(broker.log(), /JavaScript did not finish its shutdown work within 50 ms/);
+        assert.equal(fs.existsSync(marker), false);
+    });
+
+    it('keeps serving when JavaScript dies through Node\'s fatal path, refuses what needs it, and restarts it on reload', async () => {
+        const broker = await start();
+        const control = await connect(broker.port, { clientId: 'ctl' });
+        const inbox = await Inbox.subscribe(control, ['probe/echo/reply', 'plain/#']);
+        await control.publishAsync('probe/cmd', 'fatal');
+        await broker.waitForLog(/JavaScript ended itself \(exit code \d+\); its environment is stopped/);
+
+        await control.publishAsync('plain/topic', 'still routed');
+        await inbox.waitFor('plain/topic');
+        await control.publishAsync('probe/echo', 'x');
+        assert.deepEqual(await inbox.collect('probe/echo/reply', 300), [], 'publishes JavaScript handled are denied');
+        await assert.rejects(connect(broker.port, { username: 'someone', password: 'pw' }), 'logins are refused');
+        await broker.waitForLog(/refusing login of client '.*': the JavaScript side is not running/);
+        const anonymous = await connect(broker.port);
+        await closeAll(anonymous);
+
+        await broker.reload();
+        await broker.waitForLog(/JavaScript was not running; starting it again for the reload/);
+        await broker.waitForLog(/probe loaded[\s\S]*probe loaded/);
+        await control.publishAsync('probe/echo', 'back');
+        assert.equal((await inbox.waitFor('probe/echo/reply')).payload.toString(), 'ctl:back');
+        await closeAll(control);
+        assert.deepEqual(await broker.stop('SIGTERM'), { code: 0, signal: null });
+    });
+
+    it('refuses thread_count 2 with a line that names the setting', async () => {
+        const broker = await start({ threadCount: 2, noWait: true });
+        await broker.exited;
+        assert.match(broker.log(), /Error initializing auth back-end: dbus-flashmq needs 'thread_count 1' in flashmq\.conf/);
+        assert.equal(await canConnect(broker.port), false);
+    });
+
+    it('does not start when the entry throws while loading, and says why in one line', async () => {
+        const entry = scratchFile('broken.js');
+        fs.writeFileSync(entry, 'throw new Error("broken entry on purpose");\n');
+        const broker = await start({ entry, noWait: true });
+        await broker.exited;
+        const lines = broker.log().split('\n').filter((l) => l.includes('broken entry on purpose'));
+        assert.equal(lines.length, 1);
+        assert.match(lines[0]!, /Error initializing auth back-end: dbus-flashmq: Cannot load the JavaScript entry '.*broken\.js': Error: broken entry on purpose/);
+    });
+
+    it('does not start when the entry file is missing', async () => {
+        const broker = await start({ entry: '/nonexistent/entry.js', noWait: true });
+        await broker.exited;
+        assert.match(broker.log(), /plugin_opt_entry '\/nonexistent\/entry\.js' is not a readable file/);
+    });
+
+    it('does not start with Node options Node refuses', async () => {
+        const broker = await start({ pluginOptions: { node_args: '--no-such-node-option' }, noWait: true });
+        await broker.exited;
+        assert.match(broker.log(), /Node\.js refused its start-up options; .*--no-such-node-option.*\(check plugin_opt_node_args\)/);
+    });
+
+    it('finds the product entry next to the plugin in the build tree', async () => {
+        const broker = await start({ entry: null });
+        assert.match(broker.log(), new RegExp(`JavaScript entry '${path.join(repoRoot, 'dist/ts/index.js').replace(/[./]/g, '\\$&')}' loaded`));
+        await broker.waitForLog(/dbus-flashmq: started \(plugin API 4, Node 18\./);
+    });
+
+    it('opens the listeners only after TypeScript says it is ready', async () => {
+        const marker = scratchFile('ready');
+        const broker = await start({ pluginOptions: { probe_ready_delay_ms: '700', probe_ready_file: marker }, noWait: true });
+        await broker.waitForLog(/probe loaded/);
+        while (!(await canConnect(broker.port))) {
+            assert.equal(fs.existsSync(marker), false, 'not ready yet, yet not listening either');
+            await sleep(20);
+        }
+        assert.ok(fs.existsSync(marker), 'listening only once ready');
+    });
+
+    it('opens the listeners anyway after ready_timeout_ms, with a warning', async () => {
+        const broker = await start({ pluginOptions: { probe_never_ready: 'true', ready_timeout_ms: '400' }, noWait: true });
+        const deadline = Date.now() + 5000;
+        while (!(await canConnect(broker.port)) && Date.now() < deadline)
+            await sleep(20);
+        assert.equal(await canConnect(broker.port), true);
+        await broker.waitForLog(/JavaScript did not report ready within 400 ms; opening the listeners anyway/);
+    });
+
+    it('does not spin when idle', async () => {
+        const broker = await start();
+        await sleep(300);
+        const before = cpuSeconds(broker.proc.pid!);
+        await sleep(2000);
+        const used = cpuSeconds(broker.proc.pid!) - before;
+        assert.ok(used < 0.2, `used ${used.toFixed(3)} s of CPU in 2 s idle`);
+    });
+});
