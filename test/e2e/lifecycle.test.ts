@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import type { RunningBroker } from '../helpers/flashmq';
-import { canConnect, describeWithBroker, repoRoot, sleep, startBroker } from '../helpers/flashmq';
+import { canConnect, describeWithBroker, freePort, pluginPath, repoRoot, sleep, startBroker } from '../helpers/flashmq';
 import { closeAll, connect, Inbox } from '../helpers/mqtt';
 
 function cpuSeconds(pid: number): number {
@@ -104,6 +104,44 @@ describeWithBroker('the plugin in a real broker: life cycle', function () {
         assert.equal((await inbox.waitFor('probe/echo/reply')).payload.toString(), 'ctl:back');
         await closeAll(control);
         assert.deepEqual(await broker.stop('SIGTERM'), { code: 0, signal: null });
+    });
+
+    it("hands the broker's own bridge state messages ($SYS, empty client id) to TypeScript", async () => {
+        const closedPort = await freePort();
+        const broker = await start({
+            extraConfig: ['bridge {', '  address 127.0.0.1', `  port ${closedPort}`, '  clientid_prefix GXdbus', '  publish nothing/#', '}'].join('\n'),
+        });
+        const deadline = Date.now() + 5000;
+        for (;;) {
+            const c = await connect(broker.port);
+            const inbox = await Inbox.subscribe(c, 'probe/reply/state');
+            await c.publishAsync('probe/cmd', 'state');
+            const sys = (JSON.parse((await inbox.waitFor('probe/reply/state')).payload.toString()) as { sys: Array<[string, string, string]> }).sys;
+            await closeAll(c);
+            const status = sys.find(([, topic]) => topic === '$SYS/broker/bridge/GXdbus/connection_status');
+            const connected = sys.find(([, topic]) => topic === '$SYS/broker/bridge/GXdbus/connected');
+            if (status && connected) {
+                assert.equal(status[0], '', 'no client id');
+                assert.equal(connected[2], '0');
+                break;
+            }
+            assert.ok(Date.now() < deadline, `no bridge state reached TypeScript: ${JSON.stringify(sys)}`);
+            await sleep(200);
+        }
+    });
+
+    it('finds the entry next to the plugin in an installed layout', async () => {
+        const prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'dfmq-install-'));
+        const libDir = path.join(prefix, 'lib/dbus-flashmq-ts');
+        fs.mkdirSync(path.join(libDir, 'dist'), { recursive: true });
+        fs.copyFileSync(pluginPath, path.join(libDir, 'libdbus-flashmq-ts.so'));
+        fs.cpSync(path.join(repoRoot, 'dist/ts'), path.join(libDir, 'dist/ts'), { recursive: true });
+        try {
+            const broker = await start({ plugin: path.join(libDir, 'libdbus-flashmq-ts.so'), entry: null });
+            assert.match(broker.log(), new RegExp(`JavaScript entry '${path.join(libDir, 'dist/ts/index.js').replace(/[./]/g, '\\$&')}' loaded`));
+        } finally {
+            fs.rmSync(prefix, { recursive: true, force: true });
+        }
     });
 
     it('refuses thread_count 2 with a line that names the setting', async () => {
