@@ -131,6 +131,35 @@ async function publishRate(): Promise<void> {
     await stop(broker);
 }
 
+async function loopLatency(): Promise<void> {
+    const rounds = 30;
+    console.log(`\n## Latency of the loop integration (${rounds} rounds each)`);
+    console.log('| what | median | max |');
+    console.log('|---|---|---|');
+    const broker = await startBroker({ logLevel: 'warning' });
+    const c = await connect(broker.port);
+    const inbox = await Inbox.subscribe(c, 'probe/reply/#');
+    const lateness: number[] = [];
+    for (let i = 0; i < rounds; i++) {
+        inbox.clear();
+        await c.publishAsync('probe/cmd', 'timer 20');
+        lateness.push(Number((await inbox.waitFor('probe/reply/timer')).payload.toString()) - 20);
+    }
+    console.log(`| a 20 ms timer set inside a hook fires late by (ms, as JavaScript measures it) | ${median(lateness)} | ${Math.max(...lateness)} |`);
+    for (const [what, username] of [['login answered synchronously', 'sync-ok'], ['login answered by a resolved promise', 'microtask-ok'], ['login answered by a 100 ms promise', 'async-ok']]) {
+        const times: number[] = [];
+        for (let i = 0; i < rounds; i++) {
+            const t0 = performance.now();
+            const client = await connect(broker.port, { username, password: 'x' });
+            times.push(performance.now() - t0);
+            await closeAll(client);
+        }
+        console.log(`| ${what}: connect to CONNACK (ms) | ${fmt(median(times))} | ${fmt(Math.max(...times))} |`);
+    }
+    await closeAll(c);
+    await stop(broker);
+}
+
 async function reloads(): Promise<void> {
     const cycles = 50;
     console.log(`\n## Memory across reloads (${cycles} SIGHUPs; the JavaScript world is kept)`);
@@ -156,6 +185,7 @@ async function main(): Promise<void> {
     await startupAndIdle();
     await publishCpu();
     await publishRate();
+    await loopLatency();
     await reloads();
 }
 

@@ -198,6 +198,8 @@ void Plugin::signalReady(const char *why)
         flashmq_remove_task(readyTimeoutTask_);
         readyTimeoutTask_ = 0;
     }
+    if (std::string(why) == "restart")
+        flashmq_logf(fmq::LogNotice, "dbus-flashmq: opening the listeners: JavaScript stopped before it was ready");
     if (std::string(why) == "timeout")
         flashmq_logf(fmq::LogWarning, "dbus-flashmq: JavaScript did not report ready within %lld ms; opening the listeners anyway",
                      static_cast<long long>(shim_.readyTimeout.count()));
@@ -232,6 +234,8 @@ void Plugin::init(const fmq::PluginOptions &options, bool reloading)
     }
 
     flashmq_logf(fmq::LogNotice, "dbus-flashmq: JavaScript was not running; starting it again for the reload");
+    // The listeners may still wait for the JavaScript that stopped; the new one starts with the broker running.
+    signalReady("restart");
     stopJavaScript();
     startJavaScript(false);
 }

@@ -36,7 +36,7 @@ describeWithBroker('the plugin in a real broker: hooks', function () {
     }
 
     before(async () => {
-        broker = await startBroker({ pluginOptions: { probe_state: 'from-config' } });
+        broker = await startBroker({ pluginOptions: { probe_state: 'from-config' }, env: { DFMQ_PROBE_ENV: 'seen' } });
         control = await connect(broker.port, { clientId: 'control' });
         inbox = await Inbox.subscribe(control, ['probe/reply/#', 'probe/echo/reply']);
     });
@@ -180,6 +180,13 @@ describeWithBroker('the plugin in a real broker: hooks', function () {
             });
         }
 
+        it("cannot change the broker's process state, and reads its environment", async () => {
+            const result = JSON.parse((await command('process-state', 'process-state'))!) as Record<string, string>;
+            assert.match(result.chdir!, /not supported/);
+            assert.match(result.umask!, /not supported/);
+            assert.equal(result.env, 'seen');
+        });
+
         it('refuses signal listeners', async () => {
             assert.equal(await command('signal', 'signal'), '0');
             await broker.waitForLog(/JavaScript called process\.on\('SIGINT', \.\.\.\); refused/);
@@ -227,6 +234,7 @@ describeWithBroker('the plugin in a real broker: hooks', function () {
             assert.equal(await command('disconnect victim vic', 'disconnect'), 'true');
             await closed;
             assert.equal(await command('disconnect victim vic', 'disconnect'), 'false');
+            assert.ok((await state()).disconnects.includes('victim'), 'the disconnect JavaScript caused reached it too');
             await closeAll(victim);
         });
     });
