@@ -19,11 +19,11 @@ export class FakeTimers implements Timers {
     setTimeout(fn: () => void, ms: number): TimerHandle {
         const entry = { id: this.nextId++, at: this.time + Math.max(0, ms), fn };
         this.pending.push(entry);
-        return entry.id;
+        return entry.id as unknown as TimerHandle;
     }
 
     clearTimeout(handle: TimerHandle): void {
-        this.pending = this.pending.filter((p) => p.id !== handle);
+        this.pending = this.pending.filter((p) => p.id !== (handle as unknown as number));
     }
 
     get pendingCount(): number {

@@ -1,6 +1,9 @@
 // Time as the rest of the code sees it: injected, so tests drive it with a manual clock.
 
-export type TimerHandle = unknown;
+/** Opaque: whatever the implementation uses to find its timer again. */
+export interface TimerHandle {
+    readonly __timerHandle: unique symbol;
+}
 
 export interface Timers {
     setTimeout(fn: () => void, ms: number): TimerHandle;
@@ -10,7 +13,7 @@ export interface Timers {
 }
 
 export const realTimers: Timers = {
-    setTimeout: (fn, ms) => setTimeout(fn, ms),
-    clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+    setTimeout: (fn, ms) => setTimeout(fn, ms) as unknown as TimerHandle,
+    clearTimeout: (handle) => clearTimeout(handle as unknown as NodeJS.Timeout),
     now: () => performance.now(),
 };

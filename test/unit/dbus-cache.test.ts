@@ -1,0 +1,198 @@
+import { strict as assert } from 'node:assert';
+
+import type { CacheEvent } from '../../ts/dbus/cache';
+import { ItemCache } from '../../ts/dbus/cache';
+import { normalizePath, parseGetValueItem, parseGetValueTree, parseItemsDict, parsePropertiesChanged } from '../../ts/dbus/items';
+import { instanceOf, serviceType } from '../../ts/dbus/naming';
+import type { VeValue } from '../../ts/dbus/values';
+import { UNKNOWN_TYPE } from '../../ts/dbus/values';
+import { formatJson } from '../../ts/util/json-format';
+
+const v = (signature: string, value: unknown): { signature: string; value: unknown } => ({ signature, value });
+
+describe('service names and instances (spec §3.2, §3.3)', () => {
+    const types: Array<[string, string | undefined]> = [
+        ['com.victronenergy.vebus.ttyS4', 'vebus'],
+        ['com.victronenergy.settings', 'settings'],
+        ['com.victronenergy.pvinverter.cgwacs_ttyUSB0_mb1', 'pvinverter'],
+        ['com.victronenergy.', undefined],
+        ['com.victronenergyX.y', undefined],
+        ['org.freedesktop.DBus', undefined],
+        [':1.42', undefined],
+    ];
+    for (const [name, type] of types)
+        it(`gives '${name}' the type ${String(type)}`, () => assert.equal(serviceType(name), type));
+
+    const instances: Array<[string, Array<[string, VeValue]>, string]> = [
+        ['an integer /DeviceInstance', [['/DeviceInstance', 276n]], '276'],
+        ['a negative one', [['/DeviceInstance', -1n]], '-1'],
+        ['a double, truncated', [['/DeviceInstance', 3.9]], '3'],
+        ['a negative double, truncated toward zero', [['/DeviceInstance', -3.9]], '-3'],
+        ['a boolean', [['/DeviceInstance', true]], '1'],
+        ['a string, which is no number', [['/DeviceInstance', '5']], '0'],
+        ['an invalid one', [['/DeviceInstance', null]], '0'],
+        ['one beyond int32, cast like C', [['/DeviceInstance', 4294967297n]], '1'],
+        ['/DeviceInstance before /Identifier', [['/Identifier', 'x'], ['/DeviceInstance', 7n]], '7'],
+        ['a string /Identifier', [['/Identifier', 'HQ2101ABC']], 'HQ2101ABC'],
+        ['an integer /Identifier', [['/Identifier', 42n]], '42'],
+        ['a double /Identifier', [['/Identifier', 1e6]], '1e+06'],
+        ['a boolean /Identifier', [['/Identifier', false]], 'false'],
+        ['an invalid /Identifier', [['/Identifier', null]], 'null'],
+        ['nothing', [['/Serial', 'x']], '0'],
+    ];
+    for (const [name, items, instance] of instances)
+        it(`takes ${name} as instance '${instance}'`, () => assert.equal(instanceOf(new Map(items)), instance));
+});
+
+describe('service bodies (spec §2.3, §2.5)', () => {
+    it('takes Value, Min and Max of GetItems / ItemsChanged and ignores Text and the rest', () => {
+        const parsed = parseItemsDict('a{sa{sv}}', [{
+            '/Ac/Power': { Value: v('d', 936), Text: v('s', '936W') },
+            'Settings/X': { Value: v('i', 1), Min: v('i', 0), Max: v('i', 1), Default: v('i', 1) },
+            '/OnlyText': { Text: v('s', 'x') },
+        }], () => undefined);
+        assert.equal(parsed.refused, undefined);
+        assert.deepEqual(parsed.items, [
+            { path: '/Ac/Power', value: 936 },
+            { path: '/Settings/X', value: 1n, min: 0n, max: 1n },
+            { path: '/OnlyText' },
+        ]);
+    });
+
+    it('refuses a wrong signature as a whole, and skips a malformed entry', () => {
+        assert.match(parseItemsDict('a{sv}', [{}], () => undefined).refused!, /'a\{sv\}' where 'a\{sa\{sv\}\}'/);
+        const problems: string[] = [];
+        const parsed = parseItemsDict('a{sa{sv}}', [{ '/a': 5, '/b': { Value: v('i', 2) } }], (p) => problems.push(p));
+        assert.deepEqual(parsed.items, [{ path: '/b', value: 2n }]);
+        assert.match(problems[0]!, /entry for '\/a' is not a dict/);
+    });
+
+    it('takes PropertiesChanged on the item path, and refuses one without a Value', () => {
+        assert.deepEqual(parsePropertiesChanged('a{sv}', [{ Value: v('ai', []), Text: v('s', '---') }], '/Ac/L2/Power', () => undefined).items,
+            [{ path: '/Ac/L2/Power', value: null }]);
+        assert.match(parsePropertiesChanged('a{sv}', [{ Text: v('s', '1') }], '/x', () => undefined).refused!, /without a Value/);
+        assert.match(parsePropertiesChanged('sa{sv}as', ['x', {}, []], '/x', () => undefined).refused!, /signature/);
+    });
+
+    it('takes GetValue trees with relative keys under their base', () => {
+        assert.deepEqual(parseGetValueTree('v', [v('a{sv}', { 'Ac/Power': v('d', 1), DeviceInstance: v('i', 3) })], '/', () => undefined).items,
+            [{ path: '/Ac/Power', value: 1 }, { path: '/DeviceInstance', value: 3n }]);
+        assert.deepEqual(parseGetValueTree('v', [v('a{sv}', { 'L1/Power': v('d', 2) })], '/Ac', () => undefined).items,
+            [{ path: '/Ac/L1/Power', value: 2 }]);
+        assert.match(parseGetValueTree('v', [v('i', 1)], '/Ac', () => undefined).refused!, /did not answer with a tree/);
+        assert.deepEqual(parseGetValueItem('v', [v('s', 'x')], '/Serial', () => undefined).items, [{ path: '/Serial', value: 'x' }]);
+    });
+
+    it('collapses slashes in paths', () => {
+        assert.equal(normalizePath('a//b'), '/a/b');
+        assert.equal(normalizePath('/a'), '/a');
+        assert.equal(normalizePath('//'), '/');
+    });
+});
+
+describe('the item cache', () => {
+    function cacheWithEvents(): { cache: ItemCache; events: CacheEvent[]; reports: string[] } {
+        const reports: string[] = [];
+        const cache = new ItemCache({ maxQueuedPaths: 3 }, (m) => reports.push(m));
+        const events: CacheEvent[] = [];
+        cache.subscribe((e) => events.push(e));
+        return { cache, events, reports };
+    }
+    const S = 'com.victronenergy.solarcharger.ttyS5';
+
+    it('adds a scanned service with its instance and items', () => {
+        const { cache, events } = cacheWithEvents();
+        cache.applyScan(S, [{ path: '/DeviceInstance', value: 258n }, { path: '/Yield/Power', value: 12.5 }]);
+        assert.equal(events.length, 1);
+        assert.equal(events[0]!.kind, 'added');
+        const s = cache.get(S)!;
+        assert.equal(s.type, 'solarcharger');
+        assert.equal(s.instance, '258');
+        assert.equal(s.items.get('/Yield/Power')!.value, 12.5);
+        assert.equal(cache.find('solarcharger', '258'), s);
+        assert.equal(cache.find('solarcharger', '0258'), undefined);
+    });
+
+    it('merges value, min and max separately, keeping what an update does not carry', () => {
+        const { cache, events } = cacheWithEvents();
+        cache.applyScan('com.victronenergy.settings', [{ path: '/Settings/A', value: 1n, min: 0n, max: 5n }]);
+        cache.applySignal('com.victronenergy.settings', [{ path: '/Settings/A', value: 2n }]);
+        cache.applySignal('com.victronenergy.settings', [{ path: '/Settings/A', max: 9n }]);
+        const item = cache.get('com.victronenergy.settings')!.items.get('/Settings/A')!;
+        assert.deepEqual([item.value, item.min, item.max], [2n, 0n, 9n]);
+        assert.deepEqual(events.map((e) => e.kind), ['added', 'changed', 'changed']);
+        assert.equal(item.version, 3);
+    });
+
+    it('gives an item first seen with only min/max the unknown value (spec Q10)', () => {
+        const { cache } = cacheWithEvents();
+        cache.applyScan(S, [{ path: '/x', min: 1n }]);
+        assert.equal(cache.get(S)!.items.get('/x')!.value, UNKNOWN_TYPE);
+    });
+
+    it('keeps changes that arrive before the scan and merges them under it', () => {
+        const { cache, events } = cacheWithEvents();
+        cache.applySignal(S, [{ path: '/A', value: 1n }, { path: '/OnlyInSignal', value: 'x' }]);
+        cache.applySignal(S, [{ path: '/A', value: 2n }, { path: '/B', value: 3n, min: 0n }]);
+        assert.equal(events.length, 0);
+        assert.equal(cache.queuedPaths(S), 3);
+        cache.applyScan(S, [{ path: '/A', value: 5n }, { path: '/B', value: 4n }, { path: '/DeviceInstance', value: 1n }]);
+        const items = cache.get(S)!.items;
+        assert.equal(items.get('/A')!.value, 5n, 'the scan is newer than the signals before it');
+        assert.equal(items.get('/B')!.value, 4n);
+        assert.equal(items.get('/B')!.min, 0n, 'what only the signal carried is kept');
+        assert.equal(items.get('/OnlyInSignal')!.value, 'x', 'no change is lost');
+        assert.equal(cache.queuedPaths(S), 0);
+    });
+
+    it('bounds what it keeps for a service that has not been scanned', () => {
+        const { cache, reports } = cacheWithEvents();
+        cache.applySignal(S, [{ path: '/1', value: 1n }, { path: '/2', value: 1n }, { path: '/3', value: 1n }, { path: '/4', value: 1n }]);
+        cache.applySignal(S, [{ path: '/1', value: 2n }]);
+        assert.equal(cache.queuedPaths(S), 3);
+        assert.match(reports[0]!, /more than 3 paths before its scan/);
+    });
+
+    it('keeps the instance while the service lives, and announces its removal with its items', () => {
+        const { cache, events } = cacheWithEvents();
+        cache.applyScan(S, [{ path: '/DeviceInstance', value: 1n }]);
+        cache.applySignal(S, [{ path: '/DeviceInstance', value: 2n }]);
+        assert.equal(cache.get(S)!.instance, '1');
+        cache.remove(S);
+        const removed = events.at(-1)!;
+        assert.equal(removed.kind, 'removed');
+        assert.equal(removed.service.items.get('/DeviceInstance')!.value, 2n);
+        assert.equal(cache.get(S), undefined);
+        assert.equal(cache.find('solarcharger', '1'), undefined);
+    });
+
+    it('routes colliding type/instance topics to the newest service, and back when it goes', () => {
+        const { cache, reports } = cacheWithEvents();
+        cache.applyScan('com.victronenergy.tank.a', [{ path: '/DeviceInstance', value: 20n }]);
+        cache.applyScan('com.victronenergy.tank.b', [{ path: '/DeviceInstance', value: 20n }]);
+        assert.equal(cache.find('tank', '20')!.name, 'com.victronenergy.tank.b');
+        assert.match(reports[0]!, /both use tank\/20/);
+        cache.remove('com.victronenergy.tank.b');
+        assert.equal(cache.find('tank', '20')!.name, 'com.victronenergy.tank.a');
+    });
+
+    it('isolates a failing listener', () => {
+        const { cache, reports } = cacheWithEvents();
+        let after = 0;
+        cache.subscribe(() => { throw new Error('listener bug'); });
+        cache.subscribe(() => { after++; });
+        cache.applyScan(S, []);
+        assert.equal(after, 1);
+        assert.match(reports[0]!, /listener bug/);
+    });
+
+    it('merges reads and returns the items read', () => {
+        const { cache, events } = cacheWithEvents();
+        cache.applyScan(S, [{ path: '/a', value: 1n }]);
+        const items = cache.applyRead(S, [{ path: '/a', value: 2n }, { path: '/new', value: 3.5 }]);
+        assert.deepEqual(items.map((i) => [i.path, formatJson(i.value)]), [['/a', '2'], ['/new', '3.5']]);
+        const last = events.at(-1)!;
+        assert.ok(last.kind === 'changed' && last.source === 'read');
+        assert.deepEqual(cache.applyRead('com.victronenergy.unknown', [{ path: '/a', value: 1n }]), []);
+    });
+});

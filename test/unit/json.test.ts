@@ -1,0 +1,78 @@
+import { strict as assert } from 'node:assert';
+
+import type { VeValue } from '../../ts/dbus/values';
+import { formatDouble, formatDoubleLikeIostream, formatJson } from '../../ts/util/json-format';
+import type { JsonNode } from '../../ts/util/json-parse';
+import { JsonParseError, parseJson } from '../../ts/util/json-parse';
+
+describe('JSON text as the original writes it (spec §4.4)', () => {
+    const doubles: Array<[number, string]> = [
+        [0, '0.0'], [-0, '-0.0'], [936, '936.0'], [-936, '-936.0'], [20.43000030517578, '20.43000030517578'],
+        [Math.fround(4.35), '4.349999904632568'], [1e15, '1e+15'], [1e16, '1e+16'], [1e14, '100000000000000.0'],
+        [999999900000000, '999999900000000.0'], [1.234567890123456e15, '1.234567890123456e+15'], [1e-5, '1e-05'],
+        [1e-7, '1e-07'], [1e-4, '0.0001'], [0.1, '0.1'], [12345.678, '12345.678'], [2 / 3, '0.6666666666666666'],
+        [1.5e300, '1.5e+300'], [5e-324, '5e-324'], [1.7976931348623157e308, '1.7976931348623157e+308'],
+        [NaN, 'null'], [Infinity, 'null'], [-Infinity, 'null'], [100, '100.0'], [0.5, '0.5'], [-1.5e-10, '-1.5e-10'],
+    ];
+    for (const [x, text] of doubles)
+        it(`formats the double ${x} as ${text}`, () => assert.equal(formatDouble(x), text));
+
+    const values: Array<[string, VeValue, string]> = [
+        ['uint64 max', 18446744073709551615n, '18446744073709551615'],
+        ['a string with escapes', 'a"b\\c/d\n\t\u0001\u001f é €\u007f', '"a\\"b\\\\c/d\\n\\t\\u0001\\u001f é €\u007f"'],
+        ['an empty dict', new Map(), '{}'],
+        ['keys in byte order', new Map<string, VeValue>([['b', 1n], ['a', 2n], ['B', 3n], ['_', 4n], ['aa', 5n]]), '{"B":3,"_":4,"a":2,"aa":5,"b":1}'],
+        ['keys beyond the BMP in UTF-8 order', new Map<string, VeValue>([['\u{1F600}', 1n], ['\uFFFD', 2n]]), '{"\uFFFD":2,"\u{1F600}":1}'],
+        ['a nested array', [1n, [2.5, null], 'x'], '[1,[2.5,null],"x"]'],
+        ['booleans', [true, false], '[true,false]'],
+    ];
+    for (const [name, value, text] of values)
+        it(`formats ${name}`, () => assert.equal(formatJson(value), text));
+});
+
+describe('doubles as C++ iostreams print them', () => {
+    const table: Array<[number, string]> = [
+        [3.5, '3.5'], [100, '100'], [1e6, '1e+06'], [123456, '123456'], [1234567, '1.23457e+06'], [0.0001, '0.0001'],
+        [0.00001, '1e-05'], [-2.25, '-2.25'], [0, '0'], [1 / 3, '0.333333'], [NaN, 'nan'], [Infinity, 'inf'],
+    ];
+    for (const [x, text] of table)
+        it(`prints ${x} as ${text}`, () => assert.equal(formatDoubleLikeIostream(x), text));
+});
+
+describe('JSON parsing that keeps integer and double apart', () => {
+    const table: Array<[string, JsonNode]> = [
+        ['1', { kind: 'integer', value: 1n }],
+        ['-0', { kind: 'integer', value: 0n }],
+        ['1.0', { kind: 'double', value: 1 }],
+        ['1e2', { kind: 'double', value: 100 }],
+        ['123456789012345678901234567890', { kind: 'integer', value: 123456789012345678901234567890n }],
+        [' \t\n"x" \r', { kind: 'string', value: 'x' }],
+        ['\uFEFFnull', { kind: 'null' }],
+        ['"\\u00e9\\ud83d\\ude00\\/\\b"', { kind: 'string', value: 'é\u{1F600}/\b' }],
+        ['{"a":1,"a":2}', { kind: 'object', members: new Map([['a', { kind: 'integer', value: 2n }]]) }],
+        ['[true,false,null]', { kind: 'array', items: [{ kind: 'bool', value: true }, { kind: 'bool', value: false }, { kind: 'null' }] }],
+        ['{"value":[]}', { kind: 'object', members: new Map([['value', { kind: 'array', items: [] }]]) }],
+    ];
+    for (const [text, node] of table)
+        it(`parses ${JSON.stringify(text)}`, () => assert.deepEqual(parseJson(text), node));
+
+    it('parses bytes, BOM included', () => {
+        assert.deepEqual(parseJson(Buffer.from('\uFEFF{"value":1.5}')), { kind: 'object', members: new Map([['value', { kind: 'double', value: 1.5 }]]) });
+    });
+
+    const errors: Array<[string | Buffer, RegExp]> = [
+        ['', /unexpected end/], ['1 2', /after the value/], ['NaN', /unexpected character/], ['Infinity', /unexpected character/],
+        ['1E400', /range of a double/], ['01', /invalid number/], ['1.', /invalid number/], ['-', /invalid number/], ['.5', /unexpected character/],
+        ['"a', /unterminated/], ['"\t"', /control character/], ['"\\x"', /invalid escape/], ['"\\ud800"', /high surrogate/],
+        ['"\\udc00"', /lone low surrogate/], ['[1,]', /unexpected character/], ['{"a" 1}', /expected ':'/], ['{1:2}', /string key/],
+        ['tru', /invalid literal/], [Buffer.from([0x22, 0xff, 0x22]), /invalid UTF-8/], ['"\ud800x"', /unpaired surrogate/],
+    ];
+    for (const [text, message] of errors)
+        it(`refuses ${JSON.stringify(text.toString())}`, () => assert.throws(() => parseJson(text), (e: Error) => e instanceof JsonParseError && message.test(e.message)));
+
+    it('refuses input over its size limit and nesting over its depth limit, without recursing further', () => {
+        assert.throws(() => parseJson('"' + 'x'.repeat(100) + '"', { maxBytes: 50, maxDepth: 64 }), /larger than 50 bytes/);
+        assert.throws(() => parseJson('['.repeat(100_000), { maxBytes: 1e6, maxDepth: 64 }), /nesting deeper than 64/);
+        assert.doesNotThrow(() => parseJson(`${'['.repeat(64)}${']'.repeat(64)}`));
+    });
+});
