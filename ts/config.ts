@@ -6,11 +6,17 @@ export interface Settings {
     loginTimeoutMs: number;
     /** Debug log lines of the TypeScript side (FlashMQ shows them with log_level debug). */
     debug: boolean;
+    /** The D-Bus to serve; '' means the system bus (DBUS_SYSTEM_BUS_ADDRESS, else its usual socket). */
+    dbusAddress: string;
+    /** Every D-Bus call is given up after this long. */
+    dbusCallTimeoutMs: number;
 }
 
 export const defaultSettings: Readonly<Settings> = {
     loginTimeoutMs: 20_000,
     debug: false,
+    dbusAddress: '',
+    dbusCallTimeoutMs: 10_000,
 };
 
 /** Options the C++ shim reads itself (native/plugin.cc); known here so they are not reported as unknown. */
@@ -18,13 +24,17 @@ export const shimOptionNames: ReadonlySet<string> = new Set([
     'entry', 'node_args', 'node_platform_threads', 'ready_timeout_ms', 'shutdown_timeout_ms',
 ]);
 
-type Parser<T> = (text: string) => T | string; // a string result is the problem
+type Parser<T> = (text: string) => T | Problem;
+
+class Problem {
+    constructor(readonly message: string) {}
+}
 
 const integer = (min: number, max: number): Parser<number> => (text) => {
     if (!/^\d+$/.test(text.trim()))
-        return `'${text}' is not a whole number`;
+        return new Problem(`'${text}' is not a whole number`);
     const n = Number(text.trim());
-    return n >= min && n <= max ? n : `${n} is outside ${min}..${max}`;
+    return n >= min && n <= max ? n : new Problem(`${n} is outside ${min}..${max}`);
 };
 
 const boolean: Parser<boolean> = (text) => {
@@ -33,14 +43,23 @@ const boolean: Parser<boolean> = (text) => {
         return true;
     if (t === 'false' || t === 'no' || t === 'off' || t === '0')
         return false;
-    return `'${text}' is not true or false`;
+    return new Problem(`'${text}' is not true or false`);
 };
 
 type Spec = { [K in keyof Settings]: { option: string; parse: Parser<Settings[K]> } };
 
+const busAddress: Parser<string> = (text) => {
+    const t = text.trim();
+    if (t === '' || t === 'system')
+        return '';
+    return /^(unix|tcp):[a-z]+=/.test(t) ? t : new Problem(`'${text}' is not a D-Bus address (unix:path=..., tcp:host=...,port=...) or 'system'`);
+};
+
 const spec: Spec = {
     loginTimeoutMs: { option: 'login_timeout_ms', parse: integer(100, 600_000) },
     debug: { option: 'debug', parse: boolean },
+    dbusAddress: { option: 'dbus_address', parse: busAddress },
+    dbusCallTimeoutMs: { option: 'dbus_call_timeout_ms', parse: integer(100, 600_000) },
 };
 
 export interface ParsedOptions {
@@ -62,8 +81,8 @@ export function parseOptions(options: Readonly<Record<string, string>>, extraKno
         if (text === undefined)
             continue;
         const value = parse(text);
-        if (typeof value === 'string' && typeof defaultSettings[key] !== 'string') {
-            problems.push(`plugin_opt_${option}: ${value}; using ${String(defaultSettings[key])}`);
+        if (value instanceof Problem) {
+            problems.push(`plugin_opt_${option}: ${value.message}; using ${JSON.stringify(defaultSettings[key])}`);
             continue;
         }
         (settings as unknown as Record<string, unknown>)[key] = value;

@@ -1,8 +1,10 @@
 // Wiring: builds the plugin's parts around the broker facade and runs their life cycle (start, reload, shutdown).
-// The D-Bus bridge, the MQTT API and the security rules plug in here as they are built.
+// The MQTT API and the security rules plug in here as they are built.
 
 import { parseOptions } from './config';
 import type { Settings } from './config';
+import { DbusBridge, defaultBridgeOptions } from './dbus/bridge';
+import { systemBusAddress } from './dbus/connection';
 import { Logger } from './log';
 import type { FlashmqBinding } from './native/binding';
 import { Broker } from './native/broker';
@@ -12,33 +14,48 @@ import { realTimers } from './util/timers';
 
 export interface RunningPlugin {
     readonly broker: Broker;
+    readonly bridge: DbusBridge;
     readonly log: Logger;
     settings(): Settings;
 }
 
 export function startPlugin(binding: FlashmqBinding, timers: Timers = realTimers): RunningPlugin {
-    let settings = parseOptions(binding.options());
-    const log = new Logger(brokerLogSink(binding), 'dbus-flashmq', () => settings.settings.debug);
-    const broker = new Broker(binding, log.child('broker'), timers, { loginTimeoutMs: settings.settings.loginTimeoutMs });
-    for (const problem of settings.problems)
+    let parsed = parseOptions(binding.options());
+    const log = new Logger(brokerLogSink(binding), 'dbus-flashmq', () => parsed.settings.debug);
+    const broker = new Broker(binding, log.child('broker'), timers, { loginTimeoutMs: parsed.settings.loginTimeoutMs });
+    for (const problem of parsed.problems)
         log.warning(problem);
+
+    const address = parsed.settings.dbusAddress || systemBusAddress();
+    const bridge = new DbusBridge({ ...defaultBridgeOptions, address, callTimeoutMs: parsed.settings.dbusCallTimeoutMs },
+        log.child('dbus'), timers);
 
     // Nothing of ours needs client publishes yet: keep them out of JavaScript entirely.
     broker.setForwardFilters({ publish: false, alterPublish: false });
     broker.setHandlers({
         reload(options) {
-            settings = parseOptions(options);
-            for (const problem of settings.problems)
+            const before = parsed.settings;
+            parsed = parseOptions(options);
+            for (const problem of parsed.problems)
                 log.warning(problem);
+            if (parsed.settings.dbusAddress !== before.dbusAddress)
+                log.warning('plugin_opt_dbus_address changed; it takes effect when the broker restarts');
             log.notice('configuration reloaded');
         },
         shutdown() {
             log.notice('stopping');
+            bridge.stop();
         },
     });
 
     const caps = broker.capabilities;
-    log.notice(`started (plugin API ${caps.pluginVersion}, Node ${process.versions.node})`);
-    broker.ready();
-    return { broker, log, settings: () => settings.settings };
+    log.notice(`started (plugin API ${caps.pluginVersion}, Node ${process.versions.node}); D-Bus at '${address}'`);
+    bridge.start();
+    const started = timers.now();
+    void bridge.whenDiscovered().then(() => {
+        const s = bridge.stats();
+        log.notice(`D-Bus discovery done in ${Math.round(timers.now() - started)} ms: ${s.services} services, ${s.items} items; ready`);
+        broker.ready();
+    });
+    return { broker, bridge, log, settings: () => parsed.settings };
 }
