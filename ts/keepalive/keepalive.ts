@@ -1,0 +1,171 @@
+// The keep-alive state machine (spec §6): a keep-alive makes the system "alive" for 60 s (changes are published
+// only while alive), starts the 3 s heartbeat, and, unless suppressed, asks for a full republish that ends with
+// N/<id>/full_publish_completed.
+//
+// Full republishes are limited to 3 per second, as in the original, but none is dropped: a request that arrives
+// while the limit is reached, or while a republish is under way, is served by the next republish, and every
+// requester gets its completion with its own echo (one burst can end with several). Pending requests are kept per
+// client (a few each), so one client flooding keep-alives cannot push another client's request out.
+
+import type { TimerHandle, Timers } from '../util/timers';
+import type { KeepAliveOptions } from './options';
+
+export interface KeepAliveHost {
+    /** Publishes every item (possibly over several loop turns); calls done() after the last one. */
+    fullPublish(done: () => void): void;
+    /** N/<id>/full_publish_completed, with the echo when there is one. */
+    publishCompletion(echo: string | undefined): void;
+    /** N/<id>/heartbeat */
+    publishHeartbeat(): void;
+}
+
+export interface KeepAliveLimits {
+    aliveMs: number;
+    heartbeatMs: number;
+    republishesPerSecond: number;
+    /** Distinct echoes kept per client while it waits for a republish. */
+    echoesPerClient: number;
+}
+
+export const defaultKeepAliveLimits: Readonly<KeepAliveLimits> = {
+    aliveMs: 60_000,
+    heartbeatMs: 3_000,
+    republishesPerSecond: 3,
+    echoesPerClient: 8,
+};
+
+const NO_ECHO = Symbol('no echo');
+type Echo = string | typeof NO_ECHO;
+
+export class KeepAlive {
+    private isAlive = false;
+    private expiry: TimerHandle | undefined;
+    private heartbeat: TimerHandle | undefined;
+    private readonly pending = new Map<string, Echo[]>();
+    private publishing = false;
+    private windowStart = -Infinity;
+    private usedInWindow = 0;
+    private wakeUp: TimerHandle | undefined;
+    private stopped = false;
+    private readonly aliveListeners = new Set<(alive: boolean) => void>();
+    readonly stats = { keepAlives: 0, republishes: 0, completions: 0 };
+
+    constructor(
+        private readonly host: KeepAliveHost,
+        private readonly timers: Timers,
+        private readonly limits: KeepAliveLimits = defaultKeepAliveLimits,
+    ) {}
+
+    get alive(): boolean {
+        return this.isAlive;
+    }
+
+    /** Requests still waiting for a republish, by client. */
+    get waiting(): number {
+        let n = 0;
+        for (const echoes of this.pending.values())
+            n += echoes.length;
+        return n;
+    }
+
+    onAliveChange(listener: (alive: boolean) => void): () => void {
+        this.aliveListeners.add(listener);
+        return () => this.aliveListeners.delete(listener);
+    }
+
+    /** A keep-alive from `clientId` with its options. */
+    keepAlive(clientId: string, options: KeepAliveOptions): void {
+        if (this.stopped)
+            return;
+        this.stats.keepAlives++;
+        if (!options.suppressRepublish)
+            this.request(clientId, options.echo ?? NO_ECHO);
+        this.setAlive(true);
+        if (this.expiry !== undefined)
+            this.timers.clearTimeout(this.expiry);
+        this.expiry = this.timers.setTimeout(() => {
+            this.expiry = undefined;
+            this.setAlive(false);
+        }, this.limits.aliveMs);
+        if (this.heartbeat === undefined) {
+            this.host.publishHeartbeat();
+            this.scheduleHeartbeat();
+        }
+    }
+
+    stop(): void {
+        this.stopped = true;
+        for (const t of [this.expiry, this.heartbeat, this.wakeUp])
+            if (t !== undefined)
+                this.timers.clearTimeout(t);
+        this.expiry = this.heartbeat = this.wakeUp = undefined;
+        this.pending.clear();
+    }
+
+    private setAlive(alive: boolean): void {
+        if (this.isAlive === alive)
+            return;
+        this.isAlive = alive;
+        for (const listener of this.aliveListeners)
+            listener(alive);
+    }
+
+    private scheduleHeartbeat(): void {
+        this.heartbeat = this.timers.setTimeout(() => {
+            this.heartbeat = undefined;
+            if (!this.isAlive || this.stopped)
+                return;
+            this.host.publishHeartbeat();
+            this.scheduleHeartbeat();
+        }, this.limits.heartbeatMs);
+    }
+
+    private request(clientId: string, echo: Echo): void {
+        let echoes = this.pending.get(clientId);
+        if (!echoes) {
+            echoes = [];
+            this.pending.set(clientId, echoes);
+        }
+        if (!echoes.includes(echo)) {
+            echoes.push(echo);
+            if (echoes.length > this.limits.echoesPerClient)
+                echoes.shift();
+        }
+        this.pump();
+    }
+
+    private pump(): void {
+        if (this.publishing || this.pending.size === 0 || this.stopped || this.wakeUp !== undefined)
+            return;
+        const now = this.timers.now();
+        if (now - this.windowStart >= 1000) {
+            this.windowStart = now;
+            this.usedInWindow = 0;
+        }
+        if (this.usedInWindow >= this.limits.republishesPerSecond) {
+            this.wakeUp = this.timers.setTimeout(() => {
+                this.wakeUp = undefined;
+                this.pump();
+            }, Math.max(1, Math.ceil(this.windowStart + 1000 - now)));
+            return;
+        }
+        this.usedInWindow++;
+        this.stats.republishes++;
+        const echoes = new Set<Echo>();
+        for (const list of this.pending.values())
+            for (const e of list)
+                echoes.add(e);
+        this.pending.clear();
+        this.publishing = true;
+        this.host.fullPublish(() => {
+            this.publishing = false;
+            if (this.stopped)
+                return;
+            for (const e of echoes) {
+                this.stats.completions++;
+                this.host.publishCompletion(e === NO_ECHO ? undefined : e);
+            }
+            this.pump();
+        });
+    }
+}

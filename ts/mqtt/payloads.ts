@@ -1,0 +1,41 @@
+// Notification payloads, byte for byte as the original publishes them (spec §4): {"max":..,"min":..,"value":..}
+// with min and max only when ever received, secrets masked, two paths never published, one topic retained.
+
+import type { CachedItem } from '../dbus/cache';
+import type { VeValue } from '../dbus/values';
+import { formatJson } from '../util/json-format';
+
+const MASKED = new Set(['settings /Settings/Ble/Service/Pincode', 'settings /Settings/Services/AccessPointPassword']);
+const BLOCKED = new Set(['vebus /Interfaces/Mk2/Tunnel', 'paygo /LVD/Threshold']);
+
+/** Never published: not on change, not in a full publish, not on a read, not when the service goes. */
+export function isBlocked(type: string, path: string): boolean {
+    return BLOCKED.has(`${type} ${path}`);
+}
+
+/** The one retained notification: N/<id>/system/<instance>/Serial. */
+export function isRetained(type: string, path: string): boolean {
+    return type === 'system' && path === '/Serial';
+}
+
+function masked(type: string, path: string, value: VeValue): VeValue {
+    return typeof value === 'string' && MASKED.has(`${type} ${path}`) ? '******' : value;
+}
+
+export function itemPayload(type: string, item: Pick<CachedItem, 'path' | 'value' | 'min' | 'max'>): string {
+    const value = formatJson(masked(type, item.path, item.value));
+    if (item.min === undefined && item.max === undefined)
+        return `{"value":${value}}`;
+    let out = '{';
+    if (item.max !== undefined)
+        out += `"max":${formatJson(item.max)},`;
+    if (item.min !== undefined)
+        out += `"min":${formatJson(item.min)},`;
+    return `${out}"value":${value}}`;
+}
+
+/** {"value":<unix seconds>} and, with an echo, {"full-publish-completed-echo":"<echo>","value":<unix seconds>}. */
+export function completionPayload(unixSeconds: number, echo?: string): string {
+    const value = Math.floor(unixSeconds);
+    return echo === undefined ? `{"value":${value}}` : `{"full-publish-completed-echo":${JSON.stringify(echo)},"value":${value}}`;
+}
