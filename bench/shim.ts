@@ -48,7 +48,7 @@ async function stop(broker: RunningBroker): Promise<void> {
 
 const configs: Array<{ name: string; options: BrokerOptions; topic: string }> = [
     { name: 'no plugin', options: { plugin: null, entry: null }, topic: 'bench/x' },
-    { name: 'plugin, publish not forwarded', options: { entry: null }, topic: 'bench/x' },
+    { name: 'plugin, publish not forwarded', options: { entry: null, pluginOptions: { portal_id: 'bench' } }, topic: 'bench/x' },
     { name: 'plugin, publish to a JS handler', options: {}, topic: 'probe/bench/in' },
 ];
 
@@ -163,7 +163,7 @@ async function loopLatency(): Promise<void> {
 async function reloads(): Promise<void> {
     const cycles = 50;
     console.log(`\n## Memory across reloads (${cycles} SIGHUPs; the JavaScript world is kept)`);
-    const broker = await startBroker({ entry: null, logLevel: 'warning' });
+    const broker = await startBroker({ entry: null, logLevel: 'warning', pluginOptions: { portal_id: 'bench' } });
     await sleep(500);
     const before = procStatus(broker.proc.pid!);
     for (let i = 0; i < cycles; i++) {

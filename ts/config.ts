@@ -10,6 +10,10 @@ export interface Settings {
     dbusAddress: string;
     /** Every D-Bus call is given up after this long. */
     dbusCallTimeoutMs: number;
+    /** The portal id to use instead of the one in uniqueIdFile. */
+    portalId: string;
+    /** Where the portal id is read from. */
+    uniqueIdFile: string;
 }
 
 export const defaultSettings: Readonly<Settings> = {
@@ -17,6 +21,8 @@ export const defaultSettings: Readonly<Settings> = {
     debug: false,
     dbusAddress: '',
     dbusCallTimeoutMs: 10_000,
+    portalId: '',
+    uniqueIdFile: '/data/venus/unique-id',
 };
 
 /** Options the C++ shim reads itself (native/plugin.cc); known here so they are not reported as unknown. */
@@ -55,11 +61,15 @@ const busAddress: Parser<string> = (text) => {
     return /^(unix|tcp):[a-z]+=/.test(t) ? t : new Problem(`'${text}' is not a D-Bus address (unix:path=..., tcp:host=...,port=...) or 'system'`);
 };
 
+const text: Parser<string> = (t) => t.trim();
+
 const spec: Spec = {
     loginTimeoutMs: { option: 'login_timeout_ms', parse: integer(100, 600_000) },
     debug: { option: 'debug', parse: boolean },
     dbusAddress: { option: 'dbus_address', parse: busAddress },
     dbusCallTimeoutMs: { option: 'dbus_call_timeout_ms', parse: integer(100, 600_000) },
+    portalId: { option: 'portal_id', parse: text },
+    uniqueIdFile: { option: 'unique_id_file', parse: text },
 };
 
 export interface ParsedOptions {

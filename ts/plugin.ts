@@ -1,20 +1,23 @@
 // Wiring: builds the plugin's parts around the broker facade and runs their life cycle (start, reload, shutdown).
-// The MQTT API and the security rules plug in here as they are built.
+// The security rules plug in here as they are built.
 
 import { parseOptions } from './config';
 import type { Settings } from './config';
 import { DbusBridge, defaultBridgeOptions } from './dbus/bridge';
 import { systemBusAddress } from './dbus/connection';
 import { Logger } from './log';
+import { VenusApi } from './mqtt/venus-api';
 import type { FlashmqBinding } from './native/binding';
 import { Broker } from './native/broker';
 import { brokerLogSink } from './native/log-sink';
+import { readPortalId } from './portal-id';
 import type { Timers } from './util/timers';
 import { realTimers } from './util/timers';
 
 export interface RunningPlugin {
     readonly broker: Broker;
     readonly bridge: DbusBridge;
+    readonly api: VenusApi;
     readonly log: Logger;
     settings(): Settings;
 }
@@ -26,13 +29,18 @@ export function startPlugin(binding: FlashmqBinding, timers: Timers = realTimers
     for (const problem of parsed.problems)
         log.warning(problem);
 
+    // Without a portal id there are no topics: the entry fails to load, and the broker says why and does not start.
+    const portalId = readPortalId(parsed.settings.portalId, parsed.settings.uniqueIdFile);
     const address = parsed.settings.dbusAddress || systemBusAddress();
     const bridge = new DbusBridge({ ...defaultBridgeOptions, address, callTimeoutMs: parsed.settings.dbusCallTimeoutMs },
         log.child('dbus'), timers);
 
-    // Nothing of ours needs client publishes yet: keep them out of JavaScript entirely.
-    broker.setForwardFilters({ publish: false, alterPublish: false });
+    const api = new VenusApi({ portalId, chunkBytes: 64 * 1024 }, broker, bridge, timers, log);
+
+    broker.setForwardFilters({ publish: api.forwardFilters(), alterPublish: api.alterFilters() });
     broker.setHandlers({
+        publish: (message) => api.onPublish(message),
+        alterPublish: (_clientId, _topic, _qos, retain) => (retain ? { retain: false } : undefined),
         reload(options) {
             const before = parsed.settings;
             parsed = parseOptions(options);
@@ -44,12 +52,14 @@ export function startPlugin(binding: FlashmqBinding, timers: Timers = realTimers
         },
         shutdown() {
             log.notice('stopping');
+            api.stop();
             bridge.stop();
         },
     });
 
     const caps = broker.capabilities;
-    log.notice(`started (plugin API ${caps.pluginVersion}, Node ${process.versions.node}); D-Bus at '${address}'`);
+    log.notice(`started (plugin API ${caps.pluginVersion}, Node ${process.versions.node}); portal id '${portalId}', D-Bus at '${address}'`);
+    api.publisher.announce();
     bridge.start();
     const started = timers.now();
     void bridge.whenDiscovered().then(() => {
@@ -57,5 +67,5 @@ export function startPlugin(binding: FlashmqBinding, timers: Timers = realTimers
         log.notice(`D-Bus discovery done in ${Math.round(timers.now() - started)} ms: ${s.services} services, ${s.items} items; ready`);
         broker.ready();
     });
-    return { broker, bridge, log, settings: () => parsed.settings };
+    return { broker, bridge, api, log, settings: () => parsed.settings };
 }

@@ -48,8 +48,8 @@ describeWithBroker('the plugin in a real broker: hooks', function () {
     });
 
     it('loads the entry module and serves', async () => {
-        assert.match(broker.log(), /dbus-flashmq: JavaScript entry '.*probe-entry\.js' loaded in \d+ ms \(Node 18\.\d+\.\d+\)/);
-        assert.match(broker.log(), /probe: probe loaded/);
+        await broker.waitForLog(/dbus-flashmq: JavaScript entry '.*probe-entry\.js' loaded in \d+ ms \(Node 18\.\d+\.\d+\)/);
+        await broker.waitForLog(/probe: probe loaded/);
         assert.equal((await state()).option, 'from-config');
     });
 

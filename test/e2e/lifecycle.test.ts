@@ -136,9 +136,10 @@ describeWithBroker('the plugin in a real broker: life cycle', function () {
         fs.mkdirSync(path.join(libDir, 'dist'), { recursive: true });
         fs.copyFileSync(pluginPath, path.join(libDir, 'libdbus-flashmq-ts.so'));
         fs.cpSync(path.join(repoRoot, 'dist/ts'), path.join(libDir, 'dist/ts'), { recursive: true });
+        fs.symlinkSync(path.join(repoRoot, 'node_modules'), path.join(libDir, 'node_modules'));
         try {
-            const broker = await start({ plugin: path.join(libDir, 'libdbus-flashmq-ts.so'), entry: null });
-            assert.match(broker.log(), new RegExp(`JavaScript entry '${path.join(libDir, 'dist/ts/index.js').replace(/[./]/g, '\\$&')}' loaded`));
+            const broker = await start({ plugin: path.join(libDir, 'libdbus-flashmq-ts.so'), entry: null, pluginOptions: { portal_id: 'e2e0portal' } });
+            await broker.waitForLog(new RegExp(`JavaScript entry '${path.join(libDir, 'dist/ts/index.js').replace(/[./]/g, '\\$&')}' loaded`));
         } finally {
             fs.rmSync(prefix, { recursive: true, force: true });
         }
@@ -174,9 +175,15 @@ describeWithBroker('the plugin in a real broker: life cycle', function () {
     });
 
     it('finds the product entry next to the plugin in the build tree', async () => {
-        const broker = await start({ entry: null });
-        assert.match(broker.log(), new RegExp(`JavaScript entry '${path.join(repoRoot, 'dist/ts/index.js').replace(/[./]/g, '\\$&')}' loaded`));
+        const broker = await start({ entry: null, pluginOptions: { portal_id: 'e2e0portal' } });
+        await broker.waitForLog(new RegExp(`JavaScript entry '${path.join(repoRoot, 'dist/ts/index.js').replace(/[./]/g, '\\$&')}' loaded`));
         await broker.waitForLog(/dbus-flashmq: started \(plugin API 4, Node 18\./);
+    });
+
+    it('does not start without a portal id, and says where it looked', async () => {
+        const broker = await start({ entry: null, pluginOptions: { unique_id_file: '/nonexistent/unique-id' }, noWait: true });
+        await broker.exited;
+        assert.match(broker.log(), /Error initializing auth back-end: dbus-flashmq: Cannot load the JavaScript entry '.*index\.js': Error: cannot read the portal id from '\/nonexistent\/unique-id' \(ENOENT\); set plugin_opt_portal_id or plugin_opt_unique_id_file/);
     });
 
     it('opens the listeners only after TypeScript says it is ready', async () => {

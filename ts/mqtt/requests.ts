@@ -1,0 +1,191 @@
+// Read and write requests from MQTT clients (spec §5): R/<id>/keepalive, R/<id>/<type>/<instance>/<path>,
+// W/<id>/<type>/<instance>/<path> with {"value": ...}. They are handled inside the broker's write check of the
+// request itself; the request is still routed to other subscribers.
+//
+// Every error is one log line and nothing else. Beyond the original, an MQTT 5 request that carries a response
+// topic gets one reply there: {"success":true,...} or {"success":false,"error":"..."}, with its correlation data.
+
+import type { DbusBridge } from '../dbus/bridge';
+import type { ServiceState } from '../dbus/cache';
+import type { DbusTypedValue } from '../dbus/to-dbus';
+import { jsonToDbus, WriteValueError } from '../dbus/to-dbus';
+import type { KeepAlive } from '../keepalive/keepalive';
+import { parseKeepAliveOptions } from '../keepalive/options';
+import type { Logger } from '../log';
+import { describeError } from '../log';
+import type { ClientPublish, PublishAnswer } from '../native/broker';
+import type { Broker } from '../native/broker';
+import { JsonParseError, parseJson } from '../util/json-parse';
+import { ProblemLog } from '../util/problem-log';
+import { itemAddress } from './topics';
+
+export interface RequestLimits {
+    /** Largest W payload parsed. */
+    maxWriteBytes: number;
+    /** Deepest nesting parsed in a W payload. */
+    maxWriteDepth: number;
+}
+
+export const defaultRequestLimits: Readonly<RequestLimits> = { maxWriteBytes: 256 * 1024, maxWriteDepth: 40 };
+
+/** D-Bus object paths: '/' or '/a/b' with [A-Za-z0-9_] segments. */
+const OBJECT_PATH = /^\/(?:[A-Za-z0-9_]+(?:\/[A-Za-z0-9_]+)*)?$/;
+
+export interface Reply {
+    success: boolean;
+    error?: string;
+    [key: string]: unknown;
+}
+
+export class RequestHandler {
+    private readonly problems: ProblemLog;
+
+    constructor(
+        private readonly portalId: string,
+        private readonly broker: Broker,
+        private readonly bridge: DbusBridge,
+        private readonly keepAlive: KeepAlive,
+        private readonly log: Logger,
+        private readonly limits: RequestLimits = defaultRequestLimits,
+    ) {
+        this.problems = new ProblemLog(log);
+    }
+
+    /** A client publish on R/, W/ or N/. Returns the broker's answer for routing it. */
+    onPublish(message: ClientPublish): PublishAnswer {
+        const { topic } = message;
+        const first = topic.indexOf('/');
+        if (first < 0)
+            return true;
+        const action = topic.slice(0, first);
+        const second = topic.indexOf('/', first + 1);
+        const systemId = second < 0 ? topic.slice(first + 1) : topic.slice(first + 1, second);
+        const rest = second < 0 ? undefined : topic.slice(second + 1);
+
+        if (action === 'N') {
+            if (systemId === this.portalId && (message.clientId !== '' || message.username !== '')) {
+                this.problems.report('external-N', `client '${message.clientId}' published on '${topic}'; clients may not publish notifications, refused (logged once)`);
+                return false;
+            }
+            return true;
+        }
+        if (action !== 'R' && action !== 'W')
+            return true;
+        if (systemId !== this.portalId) {
+            this.problems.report(`foreign:${systemId}`, `'${topic}' is for portal id '${systemId}', not '${this.portalId}'; routed but not acted on`, 'error');
+            return true;
+        }
+        if (rest === undefined) {
+            this.log.error(`'${topic}' names nothing to read or write`);
+            this.reply(message, { success: false, error: 'the topic names no item' });
+            return true;
+        }
+        if (action === 'R')
+            this.onRead(message, rest);
+        else
+            this.onWrite(message);
+        return true;
+    }
+
+    private reply(message: ClientPublish, reply: Reply): void {
+        const responseTopic = message.properties?.responseTopic;
+        if (responseTopic === undefined)
+            return;
+        try {
+            const properties: { correlationData?: Buffer } = {};
+            if (message.properties?.correlationData)
+                properties.correlationData = message.properties.correlationData;
+            this.broker.publish(responseTopic, JSON.stringify(reply), { ...properties, contentType: 'application/json' });
+        } catch (err) {
+            this.problems.report(`reply:${describeError(err)}`, `cannot reply to '${message.topic}' on '${responseTopic}': ${describeError(err)}`);
+        }
+    }
+
+    private findService(message: ClientPublish): { service: ServiceState; path: string } | undefined {
+        const address = itemAddress(message.topic);
+        if ('problem' in address) {
+            this.log.error(address.problem);
+            this.reply(message, { success: false, error: address.problem });
+            return undefined;
+        }
+        const service = this.bridge.cache.find(address.type, address.instance);
+        if (!service) {
+            const error = `no service is known as ${address.type}/${address.instance}`;
+            this.log.error(`'${message.topic}': ${error}`);
+            this.reply(message, { success: false, error });
+            return undefined;
+        }
+        if (!OBJECT_PATH.test(address.path)) {
+            const error = `'${address.path}' is not a valid D-Bus object path`;
+            this.log.error(`'${message.topic}': ${error}`);
+            this.reply(message, { success: false, error });
+            return undefined;
+        }
+        return { service, path: address.path };
+    }
+
+    private onRead(message: ClientPublish, rest: string): void {
+        if (rest === 'keepalive' || rest === 'system/0/Serial') {
+            this.keepAlive.keepAlive(message.clientId, parseKeepAliveOptions(message.payload));
+            if (rest === 'keepalive') {
+                this.reply(message, { success: true });
+                return;
+            }
+        }
+        const found = this.findService(message);
+        if (!found)
+            return;
+        const { service, path } = found;
+        this.bridge.read(service.name, path).then(
+            (items) => this.reply(message, { success: true, published: items.length }),
+            (err: unknown) => {
+                const error = `reading '${path}' of '${service.name}' failed: ${describeError(err)}`;
+                this.log.error(`'${message.topic}': ${error}`);
+                this.reply(message, { success: false, error });
+            },
+        );
+    }
+
+    private onWrite(message: ClientPublish): void {
+        let value: DbusTypedValue;
+        try {
+            const doc = parseJson(message.payload, { maxBytes: this.limits.maxWriteBytes, maxDepth: this.limits.maxWriteDepth });
+            const member = doc.kind === 'object' ? doc.members.get('value') : undefined;
+            if (member === undefined)
+                throw new WriteValueError('the payload is not a JSON object with a "value"');
+            value = jsonToDbus(member);
+        } catch (err) {
+            const why = err instanceof JsonParseError ? `the payload is not valid JSON (${err.message})` : describeError(err).replace(/^\w*Error: /, '');
+            this.log.error(`refusing the write to '${message.topic}': ${why}`);
+            this.reply(message, { success: false, error: why });
+            return;
+        }
+        const found = this.findService(message);
+        if (!found)
+            return;
+        const { service, path } = found;
+        if (!service.items.has(path)) {
+            const error = `'${path}' is not an item of '${service.name}'`;
+            this.log.error(`refusing the write to '${message.topic}': ${error}`);
+            this.reply(message, { success: false, error });
+            return;
+        }
+        this.log.debug(() => `writing ${value.signature} to '${path}' of '${service.name}' (from '${message.topic}')`);
+        this.bridge.write(service.name, path, value).then(
+            (code) => {
+                if (code === 0) {
+                    this.reply(message, { success: true, code });
+                    return;
+                }
+                const error = `the service refused the value (SetValue returned ${code})`;
+                this.log.warning(`write to '${message.topic}': ${error}`);
+                this.reply(message, { success: false, error, code });
+            },
+            (err: unknown) => {
+                const error = `SetValue on '${path}' of '${service.name}' failed: ${describeError(err)}`;
+                this.log.error(`write to '${message.topic}': ${error}`);
+                this.reply(message, { success: false, error });
+            },
+        );
+    }
+}
