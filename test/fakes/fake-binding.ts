@@ -16,6 +16,8 @@ export class FakeBinding implements FlashmqBinding {
     logs: Array<{ level: LogLevelCode; message: string }> = [];
     published: RecordedPublish[] = [];
     frames: Uint8Array[] = [];
+    /** The order of publish and publishFrames calls. */
+    order: Array<'publish' | 'frames'> = [];
     handlers: NativeHandlers = {};
     forwardFilters: Array<{ publish?: ForwardFilter; alterPublish?: ForwardFilter }> = [];
     readRules: ReadRule[][] = [];
@@ -32,10 +34,23 @@ export class FakeBinding implements FlashmqBinding {
     }
     publish(topic: string, payload: string | Uint8Array, qos?: number, retain?: boolean, properties?: OutgoingProperties): void {
         this.published.push({ topic, payload, qos, retain, properties });
+        this.order.push('publish');
     }
     publishFrames(frames: Uint8Array): number {
-        this.frames.push(frames);
-        return 0;
+        this.frames.push(Uint8Array.from(frames));
+        this.order.push('frames');
+        let count = 0;
+        for (let pos = 0; pos < frames.length; count++) {
+            const view = Buffer.from(frames.buffer, frames.byteOffset, frames.byteLength);
+            const tl = view.readUInt32LE(pos + 1);
+            pos += 9 + tl + view.readUInt32LE(pos + 5 + tl);
+        }
+        return count;
+    }
+    clear(): void {
+        this.published = [];
+        this.frames = [];
+        this.order = [];
     }
     setHandlers(handlers: NativeHandlers): void {
         this.handlers = handlers;
