@@ -1,6 +1,8 @@
 // A private dbus-daemon per test suite (the implementation is the simulator's, shared with its CLI), plus the
 // small client-side helpers the D-Bus tests use: a plain dbus-next connection, calls with a timeout, waiting for
 // a signal.
+import { spawnSync } from 'node:child_process';
+
 import type { Message, MessageBus } from 'dbus-next';
 import * as dbus from 'dbus-next';
 
@@ -126,3 +128,17 @@ export class SignalRecorder {
         this.messages.length = 0;
     }
 }
+
+/** A describe() that runs only where dbus-daemon exists, and says so loudly where not. */
+export function describeWithDbus(title: string, body: (this: Mocha.Suite) => void): void {
+    const binary = process.env.DBUS_DAEMON ?? 'dbus-daemon';
+    const found = spawnSync('sh', ['-c', `command -v ${binary}`], { encoding: 'utf8' });
+    if (found.status !== 0) {
+        console.log(`\n*** SKIPPED: '${title}': missing ${binary} (install dbus or set DBUS_DAEMON) ***\n`);
+        describe.skip(title, body);
+        return;
+    }
+    describe(title, body);
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
