@@ -184,6 +184,11 @@ export abstract class HostedService {
         return connection.send({ kind: MessageKind.Signal, path, iface, member, signature, body });
     }
 
+    /** Emits any signal (hostile-input tests): the body given as values for the signature. False when down. */
+    rawSignal(path: string, iface: string, member: string, signature: string, body: readonly unknown[]): boolean {
+        return this.sendRaw({ kind: MessageKind.Signal, path, iface, member, signature, values: body });
+    }
+
     /** Sends any message (hostile-input tests): the body given as values for the signature, encoded by wire.ts. */
     sendRaw(message: Omit<OutgoingMessage, 'serial' | 'body'> & { values?: readonly unknown[] }): boolean {
         const { values = [], ...rest } = message;

@@ -335,7 +335,7 @@ export class Simulator {
     /** Any signal from a service's connection, body encoded as given (hostile-input tests). */
     rawSignal(service: string, path: string, iface: string, member: string, signature: string, body: readonly unknown[]): void {
         const svc = this.service(service);
-        if (!svc.sendRaw({ kind: 4, path, iface, member, signature, values: body }))
+        if (!svc.rawSignal(path, iface, member, signature, body))
             throw new SimulatorError(`${service} is not on the bus`);
     }
 

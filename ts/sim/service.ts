@@ -182,11 +182,6 @@ export class BusItemService extends HostedService {
         this.emit(item.path, BUS_ITEM, 'PropertiesChanged', 'a{sv}', ItemTable.propertiesChangedBody(item));
     }
 
-    /** Sends a signal with any content from this service's connection (hostile-input tests). */
-    rawSignal(path: string, iface: string, member: string, signature: string, body: readonly unknown[]): boolean {
-        return this.sendRaw({ kind: 4, path, iface, member, signature, values: body });
-    }
-
     protected override describe(path: string): ObjectDescription | undefined {
         if (path === '/')
             return { interfaces: [BUS_ITEM], children: this.table.childNames('/') };
