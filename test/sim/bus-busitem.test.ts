@@ -234,6 +234,15 @@ describeWithDbus('sim BusItem services on the bus', function () {
             assert.deepEqual((await call(client, name, '/Setpoint', 'GetValue')).body[0], new Variant('d', 4));
         });
 
+        it('an item that does not announce writes stores them silently', async () => {
+            const name = serviceName();
+            await sim.addService({ name, items: [{ path: '/Hub4/L1/AcPowerSetpoint', value: new Variant('d', 0), announceWrites: false }] });
+            const { result, replyIndex } = await setValue(name, '/Hub4/L1/AcPowerSetpoint', new Variant('d', -200));
+            assert.equal(result, 0);
+            assert.equal(propertiesChangedBefore(name, '/Hub4/L1/AcPowerSetpoint', replyIndex), undefined);
+            assert.deepEqual((await call(client, name, '/Hub4/L1/AcPowerSetpoint', 'GetValue')).body[0], new Variant('d', -200));
+        });
+
         it('GetItems shows the written value', async () => {
             const name = await service();
             await setValue(name, '/Counter', new Variant('i', 7));

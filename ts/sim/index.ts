@@ -25,6 +25,9 @@ export { defaultRecordingsDir, listSystems, loadRecordings } from './catalog';
 export type { ScaleOptions } from './scale';
 export { scaleServiceName } from './scale';
 export { SETTINGS_SERVICE } from './settings';
+export type { Player } from './player';
+export type { DbusDaemon, DbusDaemonOptions } from './daemon';
+export { startDbusDaemon } from './daemon';
 
 export type SignalStyle = 'items' | 'properties' | 'mixed';
 

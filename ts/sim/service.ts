@@ -24,6 +24,8 @@ export interface ServiceItemDefinition {
     valueType?: ValueType;
     /** velib's onchangecallback: return false to refuse a write (SetValue returns 2). */
     onWrite?: (path: string, value: Variant) => boolean;
+    /** False: a successful write sends no PropertiesChanged (some real paths, e.g. vebus /Hub4/L1/AcPowerSetpoint). */
+    announceWrites?: boolean;
 }
 
 /** A reply of the override hook, encoded by the simulator (so it may hold NaN or odd dict keys). */
@@ -69,6 +71,7 @@ export interface WriteRecord {
 export class ServiceError extends Error {}
 
 interface ServiceItem extends Item {
+    announceWrites: boolean;
     initialValue: Variant;
     initialText: string;
     modified: boolean;
@@ -119,7 +122,7 @@ export class BusItemService extends HostedService {
         const item: ServiceItem = {
             path: definition.path, value: definition.value, text,
             writeable: definition.writeable ?? true, valueType: definition.valueType, onWrite: definition.onWrite,
-            initialValue: definition.value, initialText: text, modified: false,
+            announceWrites: definition.announceWrites ?? true, initialValue: definition.value, initialText: text, modified: false,
         };
         this.table.add(item);
         if (announce === 'items')
@@ -279,7 +282,8 @@ export class BusItemService extends HostedService {
             return 2;
         this.table.update(item, wrapped, velibText(item.path, value));
         (item as ServiceItem).modified = true;
-        this.emitPropertiesChanged(item);
+        if ((item as ServiceItem).announceWrites)
+            this.emitPropertiesChanged(item);
         return 0;
     }
 }
