@@ -73,6 +73,7 @@ describe('sim wire encoding', () => {
         ['a variant without a signature', 'v', [5]],
         ['a body of the wrong length', 'ii', [1]],
         ['a number as a string', 's', [5]],
+        ['a unix fd', 'h', [0]],
     ];
     for (const [name, signature, body] of invalid) {
         it(`refuses ${name}`, () => assert.throws(() => encodeBody(signature, body), WireError));

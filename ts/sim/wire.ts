@@ -4,7 +4,7 @@
 // not strings). Incoming messages are still parsed by dbus-next.
 //
 // JavaScript forms accepted for each type:
-//   y n q i u h: number (or bigint)   x t: bigint or number   d: number, NaN and infinities included
+//   y n q i u: number (or bigint)   x t: bigint or number   d: number, NaN and infinities included
 //   b: boolean (or 0/1)   s o g: string   v: { signature, value } (a dbus-next Variant)
 //   a<t>: an array; 'ay' also a Buffer/Uint8Array
 //   a{kv}: a Map, an array of [key, value] pairs, or a plain object (its keys converted to the key type)
@@ -245,9 +245,12 @@ export class WireWriter {
                 this.buf.writeInt32LE(ranged(v, 'i', -0x80000000, 0x7fffffff), this.pos);
                 this.pos += 4;
                 return;
-            case 'u': case 'h':
-                this.u32(ranged(v, type.code, 0, 0xffffffff));
+            case 'u':
+                this.u32(ranged(v, 'u', 0, 0xffffffff));
                 return;
+            case 'h':
+                // A unix fd index without the fds themselves: the bus daemon would drop the connection.
+                throw new WireError("'h' (unix fd) cannot be sent");
             case 'x': {
                 this.pad(8);
                 this.ensure(8);
