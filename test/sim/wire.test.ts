@@ -1,0 +1,92 @@
+import { strict as assert } from 'node:assert';
+
+import { Message, Variant } from 'dbus-next';
+
+import {
+    encodeBody, encodeEntry, encodeMessage, entryArrayBody, MessageKind, parseSignature, variantEntryArrayBody, WireError,
+} from '../../ts/sim/wire';
+
+// dbus-next's own marshaller and parser, as references.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const compat = require('dbus-next/lib/marshall-compat') as { marshallMessage(m: Message): [Buffer, unknown[]] };
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const parser = require('dbus-next/lib/message') as { unmarshall(b: Buffer): { signature: string; body: unknown[] } };
+
+function reference(signature: string, body: unknown[]): Buffer {
+    const m = new Message({ type: 4, path: '/Ac/Power', interface: 'com.victronenergy.BusItem', member: 'X', signature, body, serial: 7 });
+    return compat.marshallMessage(m)[0];
+}
+
+function ours(signature: string, body: unknown[]): Buffer {
+    return encodeMessage({
+        kind: MessageKind.Signal, serial: 7, path: '/Ac/Power', iface: 'com.victronenergy.BusItem', member: 'X',
+        signature, body: encodeBody(signature, body),
+    });
+}
+
+describe('sim wire encoding', () => {
+    const table: Array<[string, string, unknown[]]> = [
+        ['PropertiesChanged', 'a{sv}', [{ Value: new Variant('d', 1.5), Text: new Variant('s', '1.5W') }]],
+        ['ItemsChanged', 'a{sa{sv}}', [{ '/A': { Value: new Variant('ai', []), Text: new Variant('s', '---') }, '/B/C': { Value: new Variant('x', 5000000000n), Text: new Variant('s', '') } }]],
+        ['every basic type', 'ynqiuxtdsogb', [1, -2, 3, -4, 5, -6n, 7n, 8.5, 'ü', '/o', 'a{sv}', true]],
+        ['variants of every container', 'vvvv', [new Variant('ay', Buffer.from([1, 2, 3])), new Variant('av', [new Variant('i', 1)]), new Variant('(is)', [1, 's']), new Variant('a{sv}', {})]],
+        ['struct and string array', '(ia{sv})as', [[1, { a: new Variant('av', [new Variant('i', 1), new Variant('s', 'x')]) }], ['a', 'bb']]],
+        ['empty dict', 'a{sa{sv}}', [{}]],
+        ['empty array of doubles', 'ad', [[]]],
+        ['doubles after a byte', 'yad', [1, [1.5, 2.5]]],
+        ['no body', '', []],
+    ];
+    for (const [name, signature, body] of table) {
+        it(`writes ${name} exactly as dbus-next does`, () => {
+            assert.equal(ours(signature, body).toString('hex'), reference(signature, body).toString('hex'));
+        });
+    }
+
+    it('writes NaN, infinities and integer dict keys, which dbus-next refuses', () => {
+        const buf = ours('ada{ia{sv}}', [[NaN, -Infinity], new Map([[1, { Value: new Variant('d', Infinity) }]])]);
+        const parsed = parser.unmarshall(buf);
+        assert.equal(parsed.signature, 'ada{ia{sv}}');
+        const [doubles, dict] = parsed.body as [number[], Array<[number, unknown]>];
+        assert.ok(Number.isNaN(doubles[0]));
+        assert.equal(doubles[1], -Infinity);
+        assert.equal(dict[0]?.[0], 1);
+    });
+
+    it('converts the keys of a plain object to the key type', () => {
+        const a = encodeBody('a{iy}', [{ 5: 1, '-1': 2 }]);
+        const b = encodeBody('a{iy}', [[[5, 1], [-1, 2]]]);
+        assert.deepEqual(a, b);
+    });
+
+    it('builds arrays from entries encoded one by one', () => {
+        const entries = [encodeEntry('s', '/A', 'a{sv}', { Value: new Variant('i', 1) }), encodeEntry('s', '/Bee', 'a{sv}', { Value: new Variant('d', 2) })];
+        assert.deepEqual(entryArrayBody(entries), encodeBody('a{sa{sv}}', [{ '/A': { Value: new Variant('i', 1) }, '/Bee': { Value: new Variant('d', 2) } }]));
+        const rel = [encodeEntry('s', 'A', 'v', new Variant('i', 1)), encodeEntry('s', 'B/C', 'v', new Variant('s', 'x'))];
+        assert.deepEqual(variantEntryArrayBody('a{sv}', rel), encodeBody('v', [new Variant('a{sv}', { A: new Variant('i', 1), 'B/C': new Variant('s', 'x') })]));
+    });
+
+    const invalid: Array<[string, string, unknown[]]> = [
+        ['an int32 out of range', 'i', [2 ** 31]],
+        ['a fraction as an integer', 'u', [1.5]],
+        ['a NUL in a string', 's', ['a\0b']],
+        ['a bad object path', 'o', ['/a/']],
+        ['a variant without a signature', 'v', [5]],
+        ['a body of the wrong length', 'ii', [1]],
+        ['a number as a string', 's', [5]],
+        ['a unix fd', 'h', [0]],
+    ];
+    for (const [name, signature, body] of invalid) {
+        it(`refuses ${name}`, () => assert.throws(() => encodeBody(signature, body), WireError));
+    }
+
+    const signatures = ['a{vs}', 'a{s}', '(', '()', 'a', 'a{sv', 'z'];
+    for (const signature of signatures) {
+        it(`refuses the signature '${signature}'`, () => assert.throws(() => parseSignature(signature), WireError));
+    }
+
+    it('refuses header fields the daemon would disconnect us for', () => {
+        assert.throws(() => encodeMessage({ kind: MessageKind.Signal, serial: 1, path: 'no-slash', iface: 'a.b', member: 'M' }), WireError);
+        assert.throws(() => encodeMessage({ kind: MessageKind.Signal, serial: 1, path: '/', iface: 'nodots', member: 'M' }), WireError);
+        assert.throws(() => encodeMessage({ kind: MessageKind.Signal, serial: 1, path: '/', iface: 'a.b', member: 'Bad-Member' }), WireError);
+    });
+});
