@@ -13,6 +13,8 @@ describe('JSON text as the original writes it (spec §4.4)', () => {
         [1e-7, '1e-07'], [1e-4, '0.0001'], [0.1, '0.1'], [12345.678, '12345.678'], [2 / 3, '0.6666666666666666'],
         [1.5e300, '1.5e+300'], [5e-324, '5e-324'], [1.7976931348623157e308, '1.7976931348623157e+308'],
         [NaN, 'null'], [Infinity, 'null'], [-Infinity, 'null'], [100, '100.0'], [0.5, '0.5'], [-1.5e-10, '-1.5e-10'],
+        // Halfway values, where Grisu2 (the original's digits) and JavaScript's shortest-round-to-even disagree:
+        [523.70001220703125, '523.7000122070313'], [73.47000122070312, '73.47000122070313'], [-72.33999633789062, '-72.33999633789063'],
     ];
     for (const [x, text] of doubles)
         it(`formats the double ${x} as ${text}`, () => assert.equal(formatDouble(x), text));
@@ -28,6 +30,28 @@ describe('JSON text as the original writes it (spec §4.4)', () => {
     ];
     for (const [name, value, text] of values)
         it(`formats ${name}`, () => assert.equal(formatJson(value), text));
+});
+
+describe('Grisu2 digits', () => {
+    it('round-trip for random doubles and float32 readings, and match the known halfway cases', () => {
+        const bits = new Float64Array(1);
+        const words = new Uint32Array(bits.buffer);
+        let seed = 12345;
+        const random = (): number => (seed = (seed * 1103515245 + 12345) >>> 0);
+        for (let i = 0; i < 20000; i++) {
+            words[0] = random();
+            words[1] = random() % 0x7fefffff;
+            const x = bits[0]!;
+            if (!Number.isFinite(x) || x === 0)
+                continue;
+            assert.equal(Number(formatDouble(x)), x, `${x}`);
+        }
+        const f32 = new Float32Array(1);
+        for (let i = 0; i < 20000; i++) {
+            f32[0] = (random() / 2 ** 32) * 1000;
+            assert.equal(Number(formatDouble(f32[0])), f32[0]);
+        }
+    });
 });
 
 describe('doubles as C++ iostreams print them', () => {

@@ -1,24 +1,36 @@
 // JSON text exactly as the original plugin writes it (nlohmann::json dump() without indent): compact, object keys
-// in byte order, doubles with a decimal point or an exponent so they stay doubles (936.0, 1e+15, 1e-05), NaN and
-// infinities as null, integers of any size as plain decimals.
+// in byte order, doubles with Grisu2's digits and a decimal point or an exponent so they stay doubles (936.0, 1e+15,
+// 1e-05), NaN and infinities as null, integers of any size as plain decimals.
 
 import type { VeValue } from '../dbus/values';
 import { UNKNOWN_TYPE } from '../dbus/values';
+import { grisu2 } from './grisu2';
 
-/** Shortest round-trip digits of |x| and the decimal exponent n, such that |x| = 0.<digits> × 10^n. */
-function digitsOf(x: number): { digits: string; n: number } {
-    const [mantissa, exponent] = Math.abs(x).toExponential().split('e') as [string, string];
-    const digits = mantissa.replace('.', '');
-    return { digits, n: Number(exponent) + 1 };
-}
+// Formatting a double runs Grisu2 in BigInt arithmetic (a few µs); Venus values repeat a lot, so results are kept.
+const doubleCache = new Map<number, string>();
+const DOUBLE_CACHE_SIZE = 20_000;
 
 export function formatDouble(x: number): string {
     if (!Number.isFinite(x))
         return 'null';
     if (x === 0)
         return Object.is(x, -0) ? '-0.0' : '0.0';
+    let text = doubleCache.get(x);
+    if (text === undefined) {
+        text = formatNonZeroDouble(x);
+        if (doubleCache.size >= DOUBLE_CACHE_SIZE)
+            doubleCache.clear();
+        doubleCache.set(x, text);
+    }
+    return text;
+}
+
+function formatNonZeroDouble(x: number): string {
     const sign = x < 0 ? '-' : '';
-    const { digits, n } = digitsOf(x);
+    const g = grisu2(Math.abs(x));
+    const digits = g.digits;
+    // |x| = 0.<digits> × 10^n
+    const n = digits.length + g.exponent;
     const k = digits.length;
     if (k <= n && n <= 15)
         return `${sign}${digits}${'0'.repeat(n - k)}.0`;
