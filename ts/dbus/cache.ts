@@ -113,10 +113,13 @@ export class ItemCache {
                 mergeInto(items, u);
         for (const u of updates)
             mergeInto(items, u);
-        const values = new Map<string, VeValue>();
-        for (const [path, item] of items)
-            values.set(path, item.value);
-        const entry: Entry = { name, type, instance: instanceOf(values), items };
+        const identity = new Map<string, VeValue>();
+        for (const path of ['/DeviceInstance', '/Identifier']) {
+            const item = items.get(path);
+            if (item)
+                identity.set(path, item.value);
+        }
+        const entry: Entry = { name, type, instance: instanceOf(identity), items };
         this.services.set(name, entry);
         const key = `${type}/${entry.instance}`;
         const previous = this.byTypeInstance.get(key);

@@ -22,6 +22,8 @@ export interface ParsedBody {
 
 /** '/' + path with runs of '/' collapsed, as the original joins paths. */
 export function normalizePath(path: string): string {
+    if (path.charCodeAt(0) === 47 && !path.includes('//'))
+        return path; // the usual case: already a clean absolute path
     return `/${path}`.replace(/\/{2,}/g, '/');
 }
 

@@ -60,10 +60,19 @@ export function parseSignature(signature: string): TypeNode[] {
     return types;
 }
 
+// Variants carry their signature as text, and the same few ('d', 'i', 'ai', ...) come again and again.
+const singleTypes = new Map<string, TypeNode>();
+
+/** One complete type, e.g. a variant's signature. Parsed trees are shared: do not modify them. */
 export function parseSingleType(signature: string): TypeNode {
+    const cached = singleTypes.get(signature);
+    if (cached)
+        return cached;
     const types = parseSignature(signature);
     if (types.length !== 1)
         throw new SignatureError(`'${signature}' is not a single complete type`);
+    if (singleTypes.size < 1000)
+        singleTypes.set(signature, types[0]!);
     return types[0]!;
 }
 
