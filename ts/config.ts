@@ -14,6 +14,8 @@ export interface Settings {
     portalId: string;
     /** Where the portal id is read from. */
     uniqueIdFile: string;
+    /** How long a keep-alive keeps the system alive (60 s on Venus; shorter for tests). */
+    keepaliveTimeoutMs: number;
 }
 
 export const defaultSettings: Readonly<Settings> = {
@@ -23,6 +25,7 @@ export const defaultSettings: Readonly<Settings> = {
     dbusCallTimeoutMs: 10_000,
     portalId: '',
     uniqueIdFile: '/data/venus/unique-id',
+    keepaliveTimeoutMs: 60_000,
 };
 
 /** Options the C++ shim reads itself (native/plugin.cc); known here so they are not reported as unknown. */
@@ -70,6 +73,7 @@ const spec: Spec = {
     dbusCallTimeoutMs: { option: 'dbus_call_timeout_ms', parse: integer(100, 600_000) },
     portalId: { option: 'portal_id', parse: text },
     uniqueIdFile: { option: 'unique_id_file', parse: text },
+    keepaliveTimeoutMs: { option: 'keepalive_timeout_ms', parse: integer(1000, 3_600_000) },
 };
 
 export interface ParsedOptions {

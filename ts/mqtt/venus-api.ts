@@ -2,7 +2,7 @@
 // and the request handler to the broker.
 
 import type { DbusBridge } from '../dbus/bridge';
-import { KeepAlive } from '../keepalive/keepalive';
+import { defaultKeepAliveLimits, KeepAlive } from '../keepalive/keepalive';
 import type { Logger } from '../log';
 import type { Broker, ClientPublish, PublishAnswer } from '../native/broker';
 import type { Timers } from '../util/timers';
@@ -12,6 +12,7 @@ import { RequestHandler } from './requests';
 export interface VenusApiOptions {
     portalId: string;
     chunkBytes: number;
+    keepaliveTimeoutMs?: number;
 }
 
 export class VenusApi {
@@ -27,7 +28,8 @@ export class VenusApi {
             unixSeconds: clock,
             yieldToLoop: (fn) => setImmediate(fn),
         }, log.child('publish'));
-        this.keepAlive = new KeepAlive(this.publisher, timers);
+        this.keepAlive = new KeepAlive(this.publisher, timers,
+            { ...defaultKeepAliveLimits, aliveMs: options.keepaliveTimeoutMs ?? defaultKeepAliveLimits.aliveMs });
         alive = () => this.keepAlive.alive;
         this.requests = new RequestHandler(options.portalId, broker, bridge, this.keepAlive, log.child('request'));
     }
