@@ -16,6 +16,8 @@ export interface Settings {
     uniqueIdFile: string;
     /** How long a keep-alive keeps the system alive (60 s on Venus; shorter for tests). */
     keepaliveTimeoutMs: number;
+    /** A full republish yields to the broker's loop after this many bytes of messages. */
+    fullPublishChunkBytes: number;
 }
 
 export const defaultSettings: Readonly<Settings> = {
@@ -26,6 +28,7 @@ export const defaultSettings: Readonly<Settings> = {
     portalId: '',
     uniqueIdFile: '/data/venus/unique-id',
     keepaliveTimeoutMs: 60_000,
+    fullPublishChunkBytes: 64 * 1024,
 };
 
 /** Options the C++ shim reads itself (native/plugin.cc); known here so they are not reported as unknown. */
@@ -74,6 +77,7 @@ const spec: Spec = {
     portalId: { option: 'portal_id', parse: text },
     uniqueIdFile: { option: 'unique_id_file', parse: text },
     keepaliveTimeoutMs: { option: 'keepalive_timeout_ms', parse: integer(1000, 3_600_000) },
+    fullPublishChunkBytes: { option: 'full_publish_chunk_bytes', parse: integer(1024, 64 * 1024 * 1024) },
 };
 
 export interface ParsedOptions {

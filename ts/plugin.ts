@@ -35,7 +35,7 @@ export function startPlugin(binding: FlashmqBinding, timers: Timers = realTimers
     const bridge = new DbusBridge({ ...defaultBridgeOptions, address, callTimeoutMs: parsed.settings.dbusCallTimeoutMs },
         log.child('dbus'), timers);
 
-    const api = new VenusApi({ portalId, chunkBytes: 64 * 1024, keepaliveTimeoutMs: parsed.settings.keepaliveTimeoutMs }, broker, bridge, timers, log);
+    const api = new VenusApi({ portalId, chunkBytes: parsed.settings.fullPublishChunkBytes, keepaliveTimeoutMs: parsed.settings.keepaliveTimeoutMs }, broker, bridge, timers, log);
 
     broker.setForwardFilters({ publish: api.forwardFilters(), alterPublish: api.alterFilters() });
     broker.setHandlers({

@@ -70,6 +70,8 @@ export interface BrokerOptions {
     logLevel?: string;
     /** More config lines. */
     extraConfig?: string;
+    /** More lines inside the listen block (e.g. 'tcp_nodelay true'). */
+    listenerConfig?: string[];
     /** Do not wait for the listener (for brokers expected to refuse to start). */
     noWait?: boolean;
     plugin?: string | null;
@@ -175,7 +177,8 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
         lines.push(`plugin_opt_${k} ${quote(v)}`);
     if (options.extraConfig)
         lines.push(options.extraConfig);
-    lines.push('listen {', '  protocol mqtt', '  inet_protocol ip4', '  inet4_bind_address 127.0.0.1', `  port ${port}`, '}');
+    lines.push('listen {', '  protocol mqtt', '  inet_protocol ip4', '  inet4_bind_address 127.0.0.1', `  port ${port}`,
+        ...(options.listenerConfig ?? []).map((l) => `  ${l}`), '}');
     const config = path.join(dir, 'flashmq.conf');
     fs.writeFileSync(config, `${lines.join('\n')}\n`);
 
