@@ -10,7 +10,7 @@ import type { ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 
 import { DbusBridge, defaultBridgeOptions } from '../ts/dbus/bridge';
-import { dbusNextConnector } from '../ts/dbus/connection';
+import { nativeConnector } from '../ts/dbus/wire/client';
 import { Logger } from '../ts/log';
 import { realTimers } from '../ts/util/timers';
 import { startDbusDaemon } from '../test/helpers/dbus-daemon';
@@ -31,7 +31,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function countVenusNames(address: string): Promise<number> {
-    const conn = await dbusNextConnector(address, 5000);
+    const conn = await nativeConnector()(address, 5000);
     try {
         const reply = await conn.call({ destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'ListNames' }, 5000);
         return (reply.body[0] as string[]).filter((n) => n.startsWith('com.victronenergy.')).length;

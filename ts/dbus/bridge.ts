@@ -13,11 +13,12 @@ import type { Timers, TimerHandle } from '../util/timers';
 import type { CachedItem } from './cache';
 import { ItemCache } from './cache';
 import type { BusConnection, CallRequest, Connector, Reply, Signal } from './connection';
-import { CallTimeout, ConnectionClosed, DbusError, dbusNextConnector, makeVariant } from './connection';
+import { CallTimeout, ConnectionClosed, DbusError, makeVariant } from './connection';
 import type { ParsedBody } from './items';
 import { parseGetValueItem, parseGetValueTree, parseItemsDict, parsePropertiesChanged } from './items';
 import { serviceType } from './naming';
 import { NameRegistry } from './registry';
+import { nativeConnector } from './wire/client';
 import type { DbusTypedValue } from './to-dbus';
 import type { ProblemSink } from './values';
 import { isVariantLike } from './values';
@@ -79,14 +80,16 @@ export class DbusBridge {
     private markDiscovered: () => void = () => undefined;
     private readonly userRemovedListeners = new Set<(username: string) => void>();
     private readonly counters = { scans: 0, scanFailures: 0, signals: 0, reconnects: 0 };
+    private readonly connector: Connector;
 
     constructor(
         private readonly options: DbusBridgeOptions,
         private readonly log: Logger,
         private readonly timers: Timers,
-        private readonly connector: Connector = dbusNextConnector,
+        connector?: Connector,
     ) {
         this.problems = new ProblemLog(log);
+        this.connector = connector ?? nativeConnector((problem) => this.problems.report(`wire:${problem}`, problem));
         this.cache = new ItemCache(undefined, (message) => this.problems.report(`cache:${message}`, message));
         this.connectDelayMs = options.reconnect.initialMs;
         this.resetDiscovered();

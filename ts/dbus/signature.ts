@@ -16,6 +16,8 @@ export class SignatureError extends Error {}
 
 /** Parses one or more complete types. Throws SignatureError on anything the D-Bus spec does not allow. */
 export function parseSignature(signature: string): TypeNode[] {
+    if (signature.length > 255)
+        throw new SignatureError(`signature longer than 255 characters: '${signature.slice(0, 40)}…'`);
     let pos = 0;
 
     function one(depth: number): TypeNode {

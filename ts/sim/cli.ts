@@ -9,7 +9,7 @@ import { startDbusDaemon } from './daemon';
 import type { SimulatorOptions } from './index';
 import { defaultRecordingsDir, listSystems, Simulator } from './index';
 import { describeVariant, invalidVariant } from './values';
-import { parseSingleType } from './wire';
+import { parseSingleType } from '../dbus/wire/encode';
 
 const USAGE = `Usage: node dist/ts/sim/cli.js [options]
 

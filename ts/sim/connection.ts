@@ -6,8 +6,8 @@ import type { Socket } from 'node:net';
 import type { Message, MessageBus } from 'dbus-next';
 import { sessionBus } from 'dbus-next';
 
-import type { OutgoingMessage } from './wire';
-import { encodeMessage } from './wire';
+import type { OutgoingMessage } from '../dbus/wire/encode';
+import { encodeMessage } from '../dbus/wire/encode';
 
 const NAME_FLAG_DO_NOT_QUEUE = 4;
 const REQUEST_NAME_PRIMARY_OWNER = 1;

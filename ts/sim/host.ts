@@ -5,8 +5,8 @@ import type { Message } from 'dbus-next';
 import { Variant } from 'dbus-next';
 
 import { BusConnection } from './connection';
-import type { OutgoingMessage } from './wire';
-import { encodeBody, MessageKind } from './wire';
+import type { OutgoingMessage } from '../dbus/wire/encode';
+import { encodeBody, MessageKind } from '../dbus/wire/encode';
 
 export const BUS_ITEM = 'com.victronenergy.BusItem';
 export const INTROSPECTABLE = 'org.freedesktop.DBus.Introspectable';

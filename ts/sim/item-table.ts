@@ -4,7 +4,7 @@
 import type { Variant } from 'dbus-next';
 
 import type { ValueType } from './values';
-import { encodeBody, variantEntryArrayBody, WireWriter, entryArrayBody } from './wire';
+import { encodeBody, variantEntryArrayBody, WireWriter, entryArrayBody } from '../dbus/wire/encode';
 
 export interface Item {
     readonly path: string;

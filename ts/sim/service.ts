@@ -11,7 +11,7 @@ import type { Item } from './item-table';
 import { ItemTable } from './item-table';
 import type { ValueType } from './values';
 import { coerce, CoercionError, describeVariant, pyEquals, unwrap, variantDepth, velibText, wrap } from './values';
-import { encodeBody } from './wire';
+import { encodeBody } from '../dbus/wire/encode';
 
 export interface ServiceItemDefinition {
     path: string;

@@ -4,7 +4,7 @@ import { Variant } from 'dbus-next';
 
 import type { PyValue } from './values';
 import { CoercionError, parsePythonFloat, parsePythonInt, pyFloat, pyFloatRepr, pyInt, pyStr } from './values';
-import { isObjectPath } from './wire';
+import { isObjectPath } from '../dbus/wire/encode';
 import type { XmlElement } from './xml';
 import { parseXml } from './xml';
 

@@ -10,7 +10,7 @@ import type { AddResult, Setting, SettingsStore } from './settings-store';
 import { AddSettingCode, settingText, settingVariant } from './settings-store';
 import type { PyValue } from './values';
 import { describeVariant, unwrap } from './values';
-import { encodeBody, entryArrayBody, WireWriter } from './wire';
+import { encodeBody, entryArrayBody, WireWriter } from '../dbus/wire/encode';
 
 export const SETTINGS_SERVICE = 'com.victronenergy.settings';
 export const SETTINGS_INTERFACE = 'com.victronenergy.Settings';

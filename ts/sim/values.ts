@@ -2,8 +2,8 @@
 // of them (ve_utils unwrap/wrap), which decides SetValue's equality check, type coercion and the default texts.
 import { Variant } from 'dbus-next';
 
-import type { SigNode } from './wire';
-import { parseSingleType } from './wire';
+import type { SigNode } from '../dbus/wire/encode';
+import { parseSingleType } from '../dbus/wire/encode';
 
 /** A value as velib sees it after unwrap_dbus_value: Python's None, int, float, bool, str, list, dict. */
 export type PyValue =

@@ -1,7 +1,6 @@
-// D-Bus marshalling (little endian) of everything the simulated services send. Written for the simulator's two
-// needs that dbus-next's own marshaller does not meet: speed (item entries are encoded once and then copied into
-// every GetItems reply and ItemsChanged signal) and hostile input for tests (NaN doubles, dict keys that are
-// not strings). Incoming messages are still parsed by dbus-next.
+// D-Bus marshalling (little endian) of messages and bodies: what the plugin's own bus client sends, and everything
+// the simulated services send. Fast (item entries can be encoded once and copied into many replies and signals) and
+// able to produce hostile input for tests (NaN doubles, dict keys that are not strings).
 //
 // JavaScript forms accepted for each type:
 //   y n q i u: number (or bigint)   x t: bigint or number   d: number, NaN and infinities included
@@ -10,11 +9,11 @@
 //   a{kv}: a Map, an array of [key, value] pairs, or a plain object (its keys converted to the key type)
 //   (...): an array of the members
 
-export interface SigNode {
-    code: string;
-    /** 'a': the element; '(': the members; '{': key and value. */
-    children: SigNode[];
-}
+import type { TypeNode } from '../signature';
+import { parseSingleType, parseSignature } from '../signature';
+
+export type SigNode = TypeNode;
+export { parseSignature, parseSingleType };
 
 export interface VariantLike {
     signature: string;
@@ -22,71 +21,6 @@ export interface VariantLike {
 }
 
 export class WireError extends Error {}
-
-const BASIC = 'ybnqiuxtdsogh';
-const MAX_DEPTH = 32;
-const signatureCache = new Map<string, SigNode[]>();
-
-/** Parses a signature into its complete types. Throws WireError for anything the D-Bus spec forbids. */
-export function parseSignature(signature: string): SigNode[] {
-    const cached = signatureCache.get(signature);
-    if (cached)
-        return cached;
-    if (signature.length > 255)
-        throw new WireError(`signature longer than 255 characters: '${signature}'`);
-    let pos = 0;
-    const one = (depth: number): SigNode => {
-        if (depth > MAX_DEPTH)
-            throw new WireError(`signature '${signature}' nests too deep`);
-        const c = signature.charAt(pos++);
-        if (c === '')
-            throw new WireError(`signature '${signature}' ends early`);
-        if (BASIC.includes(c) || c === 'v')
-            return { code: c, children: [] };
-        if (c === 'a') {
-            if (signature.charAt(pos) === '{') {
-                pos++;
-                const key = one(depth + 1);
-                if (!BASIC.includes(key.code))
-                    throw new WireError(`signature '${signature}': a dict key must be a basic type`);
-                const value = one(depth + 1);
-                if (signature.charAt(pos++) !== '}')
-                    throw new WireError(`signature '${signature}': a dict entry holds exactly two types`);
-                return { code: 'a', children: [{ code: '{', children: [key, value] }] };
-            }
-            return { code: 'a', children: [one(depth + 1)] };
-        }
-        if (c === '(') {
-            const members: SigNode[] = [];
-            while (signature.charAt(pos) !== ')') {
-                if (pos >= signature.length)
-                    throw new WireError(`signature '${signature}': unclosed struct`);
-                members.push(one(depth + 1));
-            }
-            pos++;
-            if (members.length === 0)
-                throw new WireError(`signature '${signature}': empty struct`);
-            return { code: '(', children: members };
-        }
-        throw new WireError(`signature '${signature}': unexpected '${c}'`);
-    };
-    const types: SigNode[] = [];
-    while (pos < signature.length)
-        types.push(one(0));
-    if (signatureCache.size > 1000)
-        signatureCache.clear();
-    signatureCache.set(signature, types);
-    return types;
-}
-
-/** Parses a signature that must be exactly one complete type (a variant's). */
-export function parseSingleType(signature: string): SigNode {
-    const types = parseSignature(signature);
-    const only = types[0];
-    if (types.length !== 1 || !only)
-        throw new WireError(`'${signature}' is not a single complete type`);
-    return only;
-}
 
 function alignmentOf(code: string): number {
     switch (code) {

@@ -4,7 +4,8 @@ import { Message, Variant } from 'dbus-next';
 
 import {
     encodeBody, encodeEntry, encodeMessage, entryArrayBody, MessageKind, parseSignature, variantEntryArrayBody, WireError,
-} from '../../ts/sim/wire';
+} from '../../ts/dbus/wire/encode';
+import { SignatureError } from '../../ts/dbus/signature';
 
 // dbus-next's own marshaller and parser, as references.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -24,7 +25,7 @@ function ours(signature: string, body: unknown[]): Buffer {
     });
 }
 
-describe('sim wire encoding', () => {
+describe('D-Bus wire encoding', () => {
     const table: Array<[string, string, unknown[]]> = [
         ['PropertiesChanged', 'a{sv}', [{ Value: new Variant('d', 1.5), Text: new Variant('s', '1.5W') }]],
         ['ItemsChanged', 'a{sa{sv}}', [{ '/A': { Value: new Variant('ai', []), Text: new Variant('s', '---') }, '/B/C': { Value: new Variant('x', 5000000000n), Text: new Variant('s', '') } }]],
@@ -81,7 +82,7 @@ describe('sim wire encoding', () => {
 
     const signatures = ['a{vs}', 'a{s}', '(', '()', 'a', 'a{sv', 'z'];
     for (const signature of signatures) {
-        it(`refuses the signature '${signature}'`, () => assert.throws(() => parseSignature(signature), WireError));
+        it(`refuses the signature '${signature}'`, () => assert.throws(() => parseSignature(signature), SignatureError));
     }
 
     it('refuses header fields the daemon would disconnect us for', () => {

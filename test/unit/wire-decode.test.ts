@@ -1,0 +1,138 @@
+import { strict as assert } from 'node:assert';
+
+import { Message, Variant } from 'dbus-next';
+
+import { decodeMessage, DecodeError, MessageStream } from '../../ts/dbus/wire/decode';
+import { encodeBody, encodeMessage, MessageKind } from '../../ts/dbus/wire/encode';
+import { parseAddresses } from '../../ts/dbus/wire/client';
+
+// dbus-next's marshaller and parser, as the reference implementation.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const compat = require('dbus-next/lib/marshall-compat') as { marshallMessage(m: Message): [Buffer, unknown[]]; messageToJsFmt(m: unknown): { body: unknown[] } };
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const parser = require('dbus-next/lib/message') as { unmarshall(b: Buffer): unknown };
+
+/** A value with dbus-next's Variant instances turned into plain { signature, value }, and dicts into plain objects. */
+function plain(v: unknown): unknown {
+    if (v instanceof Variant)
+        return { signature: v.signature, value: plain(v.value) };
+    if (Buffer.isBuffer(v))
+        return v;
+    if (Array.isArray(v))
+        return v.map(plain);
+    if (typeof v === 'object' && v !== null) {
+        const out: Record<string, unknown> = {};
+        for (const [k, x] of Object.entries(v))
+            out[k] = plain(x);
+        return out;
+    }
+    return v;
+}
+
+function referenceBytes(signature: string, body: unknown[]): Buffer {
+    const m = new Message({ type: 4, path: '/Ac/Power', interface: 'com.victronenergy.BusItem', member: 'X', signature, body, serial: 7 });
+    m.sender = ':1.42';
+    return compat.marshallMessage(m)[0];
+}
+
+describe('D-Bus wire decoding', () => {
+    const table: Array<[string, string, unknown[]]> = [
+        ['PropertiesChanged', 'a{sv}', [{ Value: new Variant('d', 1.5), Text: new Variant('s', '1.5W') }]],
+        ['ItemsChanged', 'a{sa{sv}}', [{ '/A': { Value: new Variant('ai', []), Text: new Variant('s', '---') }, '/B/C': { Value: new Variant('x', 5000000000n) } }]],
+        ['every basic type', 'ynqiuxtdsogb', [1, -2, 3, -4, 5, -6n, 7n, 8.5, 'ü€', '/o', 'a{sv}', true]],
+        ['variants of every container', 'vvvv', [new Variant('ay', Buffer.from([1, 2, 3])), new Variant('av', [new Variant('i', 1)]), new Variant('(is)', [1, 's']), new Variant('a{sv}', {})]],
+        ['struct and string array', '(ia{sv})as', [[1, { a: new Variant('av', [new Variant('i', 1), new Variant('s', 'x')]) }], ['a', 'bb']]],
+        ['empty arrays after a byte', 'yadas', [1, [], []]],
+        ['doubles after a byte', 'yad', [1, [1.5, 2.5]]],
+    ];
+    for (const [name, signature, body] of table) {
+        it(`reads ${name} as dbus-next does`, () => {
+            const bytes = referenceBytes(signature, body);
+            const ours = decodeMessage(bytes);
+            const theirs = compat.messageToJsFmt(parser.unmarshall(bytes));
+            assert.deepEqual(plain(ours.body), plain(theirs.body));
+            assert.equal(ours.signature, signature);
+            assert.equal(ours.path, '/Ac/Power');
+            assert.equal(ours.member, 'X');
+            assert.equal(ours.sender, ':1.42');
+            assert.equal(ours.serial, 7);
+        });
+    }
+
+    it('reads a message without a body', () => {
+        assert.deepEqual(decodeMessage(referenceBytes('', [])).body, []);
+    });
+
+    it('reads dicts with integer keys (which dbus-next cannot write) as dbus-next reads them', () => {
+        const bytes = encodeMessage({ kind: MessageKind.Signal, serial: 3, path: '/', iface: 'a.b', member: 'M', signature: 'a{iv}', body: encodeBody('a{iv}', [new Map([[1, new Variant('s', 'one')], [-2, new Variant('s', 'two')]])]) });
+        assert.deepEqual(plain(decodeMessage(bytes).body), [{ 1: { signature: 's', value: 'one' }, '-2': { signature: 's', value: 'two' } }]);
+        assert.deepEqual(plain(decodeMessage(bytes).body), plain(compat.messageToJsFmt(parser.unmarshall(bytes)).body));
+    });
+
+    it('reads what our encoder writes, header fields included', () => {
+        const bytes = encodeMessage({ kind: MessageKind.Error, serial: 9, replySerial: 4, destination: ':1.5', errorName: 'org.x.Failed', signature: 's', body: encodeBody('s', ['nope']) });
+        const m = decodeMessage(bytes);
+        assert.deepEqual([m.type, m.serial, m.replySerial, m.destination, m.errorName, m.body], [3, 9, 4, ':1.5', 'org.x.Failed', ['nope']]);
+    });
+
+    it('reads big-endian messages too', () => {
+        // A signal with body 'id' (-5, 2.5), written by hand in big-endian byte order.
+        const parts: number[] = [];
+        const pad = (n: number): void => { while (parts.length % n !== 0) parts.push(0); };
+        const u32 = (v: number): void => { pad(4); parts.push((v >>> 24) & 255, (v >>> 16) & 255, (v >>> 8) & 255, v & 255); };
+        const str = (t: string): void => { u32(t.length); parts.push(...Buffer.from(t), 0); };
+        const sig = (t: string): void => { parts.push(t.length, ...Buffer.from(t), 0); };
+        const field = (code: number, type: string, write: () => void): void => { pad(8); parts.push(code); sig(type); write(); };
+        parts.push(0x42, 4, 0, 1);
+        u32(16); // body length: int32, padding, double
+        u32(7);
+        u32(0); // fields length, patched below
+        const fieldsStart = parts.length;
+        field(1, 'o', () => str('/x'));
+        field(3, 's', () => str('M'));
+        field(8, 'g', () => sig('id'));
+        const fieldsLength = parts.length - fieldsStart;
+        pad(8);
+        u32(-5 >>> 0);
+        pad(8);
+        const d = Buffer.alloc(8);
+        d.writeDoubleBE(2.5);
+        parts.push(...d);
+        const bytes = Buffer.from(parts);
+        bytes.writeUInt32BE(fieldsLength, 12);
+        const m = decodeMessage(bytes);
+        assert.deepEqual([m.path, m.member, m.signature, m.serial, m.body], ['/x', 'M', 'id', 7, [-5, 2.5]]);
+    });
+
+    it('refuses truncated and malformed messages', () => {
+        const bytes = referenceBytes('a{sv}', [{ Value: new Variant('d', 1.5) }]);
+        assert.throws(() => decodeMessage(bytes.subarray(0, bytes.length - 4)), DecodeError);
+        const badBool = referenceBytes('b', [true]);
+        badBool.writeUInt32LE(7, badBool.length - 4);
+        assert.throws(() => decodeMessage(badBool), /a boolean of 7/);
+    });
+
+    it('cuts a stream into messages across any chunk boundaries', () => {
+        const messages = [referenceBytes('s', ['first']), referenceBytes('a{sv}', [{ a: new Variant('i', 1) }]), referenceBytes('', [])];
+        const all = Buffer.concat(messages);
+        for (const size of [1, 3, 16, 17, 50, all.length]) {
+            const stream = new MessageStream();
+            const out: Buffer[] = [];
+            for (let i = 0; i < all.length; i += size)
+                out.push(...stream.push(all.subarray(i, i + size)));
+            assert.deepEqual(out.map((b) => b.toString('hex')), messages.map((b) => b.toString('hex')), `chunks of ${size}`);
+        }
+    });
+
+    it('refuses a stream that is not D-Bus', () => {
+        assert.throws(() => new MessageStream().push(Buffer.from('HTTP/1.1 200 OK\r\n\r\n')), /not a D-Bus message/);
+    });
+
+    it('reads bus addresses', () => {
+        assert.deepEqual(parseAddresses('unix:path=/var/run/dbus/system_bus_socket'), [{ kind: 'unix', path: '/var/run/dbus/system_bus_socket' }]);
+        assert.deepEqual(parseAddresses('unix:abstract=/tmp/dbus-x,guid=1;tcp:host=127.0.0.1,port=1234'), [
+            { kind: 'unix', path: '\0/tmp/dbus-x' }, { kind: 'tcp', host: '127.0.0.1', port: 1234 },
+        ]);
+        assert.deepEqual(parseAddresses('launchd:env=X;nonsense'), []);
+    });
+});
