@@ -9,7 +9,7 @@ import { startDbusDaemon } from './dbus-daemon';
 import type { BrokerOptions, RunningBroker } from './flashmq';
 import { repoRoot, startBroker } from './flashmq';
 
-export const recordingsDir = process.env.DFMQ_RECORDINGS ?? path.resolve(repoRoot, '../shared/fixtures/venus-recordings');
+export const recordingsDir = process.env.DFMQ_RECORDINGS ?? path.resolve(repoRoot, 'test/fixtures/venus-recordings');
 export const PORTAL_ID = 'c0619ab1a2b3';
 
 export interface VenusOptions {

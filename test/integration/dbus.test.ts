@@ -15,7 +15,7 @@ import { realTimers } from '../../ts/util/timers';
 import { startDbusDaemon } from '../helpers/dbus-daemon';
 import { repoRoot } from '../helpers/flashmq';
 
-const recordingsDir = process.env.DFMQ_RECORDINGS ?? path.resolve(repoRoot, '../shared/fixtures/venus-recordings');
+const recordingsDir = process.env.DFMQ_RECORDINGS ?? path.resolve(repoRoot, 'test/fixtures/venus-recordings');
 
 const systems = fs.existsSync(recordingsDir)
     ? fs.readdirSync(recordingsDir).filter((d) => fs.existsSync(path.join(recordingsDir, d, 'description')))

@@ -8,13 +8,13 @@ import * as path from 'node:path';
 import type { Recording, SetupLine } from './recording';
 import { parseRecording, parseSetup, RecordingError } from './recording';
 
-/** DFMQ_RECORDINGS, else <repo>/../shared/fixtures/venus-recordings (this file is compiled to <repo>/dist/ts/sim). */
+/** DFMQ_RECORDINGS, else <repo>/test/fixtures/venus-recordings (this file is compiled to <repo>/dist/ts/sim). */
 export function defaultRecordingsDir(): string {
     const configured = process.env.DFMQ_RECORDINGS;
     if (configured)
         return path.resolve(configured);
     const repoRoot = path.resolve(__dirname, '..', '..', '..');
-    return path.resolve(repoRoot, '..', 'shared', 'fixtures', 'venus-recordings');
+    return path.resolve(repoRoot, 'test', 'fixtures', 'venus-recordings');
 }
 
 const POINTER = /^[^\t\r\n]+\.csv$/;

@@ -36,7 +36,7 @@ export interface SimulatorOptions {
     busAddress: string;
     /** A system under the recordings directory ('bct'), a directory, or a single .csv file (or a name of one). */
     recording?: string;
-    /** Default: DFMQ_RECORDINGS, else <repo>/../shared/fixtures/venus-recordings. */
+    /** Default: DFMQ_RECORDINGS, else <repo>/test/fixtures/venus-recordings. */
     recordingsDir?: string;
     /** Run com.victronenergy.settings (default: true when a recording is played). */
     settings?: boolean;
