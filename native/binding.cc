@@ -8,6 +8,7 @@
 #include <napi.h>
 
 #include <arpa/inet.h>
+#include <crypt.h>
 #include <netinet/in.h>
 #include <sys/un.h>
 
@@ -158,6 +159,46 @@ std::string clientAddress(const std::weak_ptr<Client> &client)
 namespace
 {
 
+/** Checks a password against a crypt(3) hash on a pool thread: $2a$/$2b$/$2y$ (bcrypt), $5$, $6$, $1$, DES. */
+class CryptWorker : public Napi::AsyncWorker
+{
+public:
+    CryptWorker(Napi::Env env, std::string password, std::string hash)
+        : Napi::AsyncWorker(env, "dbus-flashmq:crypt"), deferred_(Napi::Promise::Deferred::New(env)), password_(std::move(password)),
+          hash_(std::move(hash))
+    {
+    }
+
+    Napi::Promise promise() { return deferred_.Promise(); }
+
+    void Execute() override
+    {
+        // A hash that crypt cannot take ends in an error string such as "*0", never equal to a real hash.
+        if (hash_.empty() || password_.find('\0') != std::string::npos)
+            return;
+        crypt_data data{};
+        const char *out = crypt_r(password_.c_str(), hash_.c_str(), &data);
+        if (!out || out[0] == '*')
+            return;
+        const size_t n = std::strlen(out);
+        if (n != hash_.size())
+            return;
+        unsigned char diff = 0;
+        for (size_t i = 0; i < n; i++)
+            diff |= static_cast<unsigned char>(out[i] ^ hash_[i]);
+        match_ = diff == 0;
+    }
+
+    void OnOK() override { deferred_.Resolve(Napi::Boolean::New(Env(), match_)); }
+    void OnError(const Napi::Error &e) override { deferred_.Reject(e.Value()); }
+
+private:
+    Napi::Promise::Deferred deferred_;
+    std::string password_;
+    std::string hash_;
+    bool match_ = false;
+};
+
 class Binding : public Napi::Addon<Binding>, public HookTarget
 {
 public:
@@ -180,6 +221,9 @@ public:
             InstanceMethod("options", &Binding::Options),
             InstanceMethod("capabilities", &Binding::Capabilities),
             InstanceMethod("stats", &Binding::Stats),
+            InstanceMethod("setIntegrationPolicy", &Binding::SetIntegrationPolicy),
+            InstanceMethod("setTrustedClient", &Binding::SetTrustedClient),
+            InstanceMethod("verifyPassword", &Binding::VerifyPassword),
         });
         if (host_)
             host_->attach(this);
@@ -880,6 +924,57 @@ private:
             return Napi::Boolean::New(env, false);
         flashmq_plugin_remove_client_v4(session, info[2].As<Napi::Boolean>().Value(), static_cast<fmq::ServerDisconnectReasons>(reason));
         return Napi::Boolean::New(env, true);
+    }
+
+    // setIntegrationPolicy({ enabled, integrationsUser, bridgeUsers }): the read rules of I/ topics.
+    Napi::Value SetIntegrationPolicy(const Napi::CallbackInfo &info)
+    {
+        Napi::Env env = info.Env();
+        BindingHost &h = host(info);
+        if (info.Length() < 1 || !info[0].IsObject())
+            throw Napi::TypeError::New(env, "setIntegrationPolicy({ enabled, integrationsUser, bridgeUsers })");
+        Napi::Object o = info[0].As<Napi::Object>();
+        IntegrationPolicy policy;
+        Napi::Value enabled = o.Get("enabled");
+        Napi::Value user = o.Get("integrationsUser");
+        Napi::Value bridges = o.Get("bridgeUsers");
+        if (!enabled.IsBoolean() || !user.IsString() || !bridges.IsArray())
+            throw Napi::TypeError::New(env, "setIntegrationPolicy: enabled is a boolean, integrationsUser a string, bridgeUsers an array of strings");
+        policy.enabled = enabled.As<Napi::Boolean>().Value();
+        policy.integrationsUser = user.As<Napi::String>().Utf8Value();
+        Napi::Array arr = bridges.As<Napi::Array>();
+        for (uint32_t i = 0; i < arr.Length(); i++)
+        {
+            if (!arr.Get(i).IsString())
+                throw Napi::TypeError::New(env, "setIntegrationPolicy: bridgeUsers holds a non-string");
+            policy.bridgeUsers.push_back(arr.Get(i).As<Napi::String>().Utf8Value());
+        }
+        h.rules().read.setIntegrationPolicy(std::move(policy));
+        return env.Undefined();
+    }
+
+    // setTrustedClient(clientId, username, trusted): whether deliveries to this client count as local.
+    Napi::Value SetTrustedClient(const Napi::CallbackInfo &info)
+    {
+        Napi::Env env = info.Env();
+        BindingHost &h = host(info);
+        if (info.Length() < 3 || !info[0].IsString() || !info[1].IsString() || !info[2].IsBoolean())
+            throw Napi::TypeError::New(env, "setTrustedClient(clientId: string, username: string, trusted: boolean)");
+        h.rules().read.setTrusted(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value(), info[2].As<Napi::Boolean>().Value());
+        return env.Undefined();
+    }
+
+    // verifyPassword(password, hash): Promise<boolean>. crypt(3) on a thread of the pool, never on the loop
+    // (bcrypt takes tens of milliseconds by design).
+    Napi::Value VerifyPassword(const Napi::CallbackInfo &info)
+    {
+        Napi::Env env = info.Env();
+        if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString())
+            throw Napi::TypeError::New(env, "verifyPassword(password: string, hash: string)");
+        auto *worker = new CryptWorker(env, info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value());
+        Napi::Promise promise = worker->promise();
+        worker->Queue();
+        return promise;
     }
 
     Napi::Value Ready(const Napi::CallbackInfo &info)

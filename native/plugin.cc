@@ -279,7 +279,7 @@ fmq::AuthResult Plugin::aclCheck(fmq::AclAccess access, const std::string &clien
                                  const fmq::UserProperties *userProperties)
 {
     if (access == fmq::AclAccess::read)
-        return rules_.read.allows(username, topic, subtopics) ? fmq::AuthResult::success : fmq::AuthResult::acl_denied;
+        return rules_.read.allows(clientId, username, topic, subtopics) ? fmq::AuthResult::success : fmq::AuthResult::acl_denied;
 
     if (access != fmq::AclAccess::write)
         return fmq::AuthResult::success; // subscribe and register_will: open
@@ -307,6 +307,18 @@ bool Plugin::alterPublish(const std::string &clientId, std::string &topic, const
 
 void Plugin::clientDisconnected(const std::string &clientId)
 {
+    // A trusted client id stays trusted only while a client with its login is still connected under it (a client
+    // that took the id over, e.g. with another username, is not).
+    if (rules_.read.trusted(clientId))
+    {
+        std::weak_ptr<Session> session;
+        flashmq_get_session_pointer(clientId, rules_.read.trustedUsername(clientId), session);
+        std::weak_ptr<Client> client;
+        if (!session.expired())
+            flashmq_get_client_pointer(session, client);
+        if (client.expired())
+            rules_.read.setTrusted(clientId, std::string(), false);
+    }
     if (!javaScriptUsable() || !target_ || !target_->hasHandler("clientDisconnected"))
         return;
     if (env_->inJavaScript())

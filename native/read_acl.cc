@@ -71,9 +71,51 @@ bool ReadAcl::gateOpen(const std::string &name, Clock::time_point now) const
     return false;
 }
 
-bool ReadAcl::allows(const std::string &username, std::string_view topic, const std::vector<std::string> &subtopics,
+void ReadAcl::setTrusted(const std::string &clientId, const std::string &username, bool trusted)
+{
+    if (trusted)
+        trusted_[clientId] = username;
+    else
+        trusted_.erase(clientId);
+}
+
+std::string ReadAcl::trustedUsername(const std::string &clientId) const
+{
+    auto it = trusted_.find(clientId);
+    return it == trusted_.end() ? std::string() : it->second;
+}
+
+// I/local/<direction>/<role>/<uid>/...: 'in' is for the integrations service, 'out' for the token user
+// token/<role>/<uid>.
+bool ReadAcl::integrationAllows(const std::string &username, const std::vector<std::string> &s) const
+{
+    if (s.size() < 5)
+        return false;
+    const std::string &direction = s[2];
+    if (username == integration_.integrationsUser)
+        return direction == "in";
+    if (direction != "out")
+        return false;
+    // username must be exactly token/<role>/<uid>, with a uid
+    const std::string &role = s[3];
+    const std::string &uid = s[4];
+    const std::string expected = "token/" + role + "/" + uid;
+    return !uid.empty() && role.find('/') == std::string::npos && username == expected;
+}
+
+bool ReadAcl::allows(const std::string &clientId, const std::string &username, std::string_view topic, const std::vector<std::string> &subtopics,
                      std::optional<Clock::time_point> now) const
 {
+    if (integration_.enabled && subtopics.size() >= 2 && subtopics[0] == "I")
+    {
+        if (subtopics[1] == "local")
+            return integrationAllows(username, subtopics) || trusted(clientId);
+        const bool privilegedUser = username == integration_.integrationsUser ||
+                                    std::find(integration_.bridgeUsers.begin(), integration_.bridgeUsers.end(), username) != integration_.bridgeUsers.end();
+        if (!privilegedUser && !trusted(clientId))
+            return false;
+    }
+
     for (const CompiledRule &c : rules_)
     {
         const ReadRule &r = c.rule;

@@ -7,6 +7,11 @@
 //   - the subscriber's username is one of `usernames` (when given);
 //   - its gate (when given) is closed. A gate is opened for a while by `openGate` and closes by itself.
 // The rules survive the JavaScript side: if it stops, the last rules it pushed keep protecting deliveries.
+//
+// Beside the rules, the integration policy of Venus (topics I/...): I/local/in/<role>/<uid>/... reaches only the
+// integrations service, I/local/out/<role>/<uid>/... only the token user token/<role>/<uid>; I/<other>/... only
+// the integrations service and the bridges. Trusted clients (those that logged in from localhost) receive all of
+// them. TypeScript says who is trusted; a client that disconnects is forgotten here.
 
 #ifndef DFMQ_READ_ACL_H
 #define DFMQ_READ_ACL_H
@@ -14,6 +19,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "topic_filter.h"
@@ -30,17 +36,31 @@ struct ReadRule
     std::string gate;
 };
 
+struct IntegrationPolicy
+{
+    bool enabled = false;
+    std::string integrationsUser;
+    std::vector<std::string> bridgeUsers;
+};
+
 class ReadAcl
 {
 public:
     using Clock = std::chrono::steady_clock;
+
+    void setIntegrationPolicy(IntegrationPolicy policy) { integration_ = std::move(policy); }
+    void setTrusted(const std::string &clientId, const std::string &username, bool trusted);
+    bool trusted(const std::string &clientId) const { return trusted_.count(clientId) != 0; }
+    /** The username a trusted client logged in with (empty if it is not trusted). */
+    std::string trustedUsername(const std::string &clientId) const;
+    size_t trustedCount() const { return trusted_.size(); }
 
     void setRules(std::vector<ReadRule> rules);
     void openGate(const std::string &name, std::chrono::milliseconds duration, Clock::time_point now);
     bool gateOpen(const std::string &name, Clock::time_point now) const;
 
     // `now` is read from the clock only when a gated rule needs it, unless given.
-    bool allows(const std::string &username, std::string_view topic, const std::vector<std::string> &subtopics,
+    bool allows(const std::string &clientId, const std::string &username, std::string_view topic, const std::vector<std::string> &subtopics,
                 std::optional<Clock::time_point> now = std::nullopt) const;
     size_t ruleCount() const { return rules_.size(); }
 
@@ -57,9 +77,12 @@ private:
     };
 
     int gateIndex(const std::string &name);
+    bool integrationAllows(const std::string &username, const std::vector<std::string> &subtopics) const;
 
     std::vector<CompiledRule> rules_;
     std::vector<Gate> gates_;
+    IntegrationPolicy integration_;
+    std::unordered_map<std::string, std::string> trusted_; // client id -> username
 };
 
 bool containsIgnoringAsciiCase(std::string_view haystack, std::string_view lowerNeedle);

@@ -22,7 +22,7 @@ say() { printf '[setup] %s\n' "$*"; }
 
 apt_packages=(
     build-essential cmake pkg-config python3
-    libuv1-dev
+    libuv1-dev libcrypt-dev
     dbus dbus-daemon
     mosquitto-clients
     # read by libnode at run time (fetch, ESM/CJS interop, acorn):

@@ -1,6 +1,9 @@
 // The plugin options (plugin_opt_<name> <value> in flashmq.conf) as typed settings. Every problem is reported at
 // once; an unusable value is replaced by its default, so a typo never stops the broker.
 
+import type { Network } from './security/networks';
+import { defaultLocalNetworks, parseNetworks } from './security/networks';
+
 export interface Settings {
     /** An asynchronous login not answered within this time is refused. */
     loginTimeoutMs: number;
@@ -18,6 +21,16 @@ export interface Settings {
     keepaliveTimeoutMs: number;
     /** A full republish yields to the broker's loop after this many bytes of messages. */
     fullPublishChunkBytes: number;
+    /** Token users (JSON array of { token_name, password_hash }). */
+    tokensFile: string;
+    /** The security-profile password (a crypt hash on the first line; empty: none). */
+    passwordFile: string;
+    /** GUI apps, each <app>/gui-v2/<app>.json. */
+    appsDir: string;
+    /** Client addresses that count as localhost. */
+    localNetworks: Network[];
+    /** The original's option: true stops the plugin from asking venus-platform to register with VRM. */
+    skipBrokerRegistration: boolean;
 }
 
 export const defaultSettings: Readonly<Settings> = {
@@ -29,6 +42,11 @@ export const defaultSettings: Readonly<Settings> = {
     uniqueIdFile: '/data/venus/unique-id',
     keepaliveTimeoutMs: 60_000,
     fullPublishChunkBytes: 64 * 1024,
+    tokensFile: '/data/conf/tokens.json',
+    passwordFile: '/data/conf/vncpassword.txt',
+    appsDir: '/data/apps/enabled',
+    localNetworks: parseNetworks(defaultLocalNetworks),
+    skipBrokerRegistration: false,
 };
 
 /** Options the C++ shim reads itself (native/plugin.cc); known here so they are not reported as unknown. */
@@ -69,6 +87,14 @@ const busAddress: Parser<string> = (text) => {
 
 const text: Parser<string> = (t) => t.trim();
 
+const networks: Parser<Network[]> = (t) => {
+    try {
+        return parseNetworks(t);
+    } catch (err) {
+        return new Problem(err instanceof Error ? err.message : String(err));
+    }
+};
+
 const spec: Spec = {
     loginTimeoutMs: { option: 'login_timeout_ms', parse: integer(100, 600_000) },
     debug: { option: 'debug', parse: boolean },
@@ -78,6 +104,11 @@ const spec: Spec = {
     uniqueIdFile: { option: 'unique_id_file', parse: text },
     keepaliveTimeoutMs: { option: 'keepalive_timeout_ms', parse: integer(1000, 3_600_000) },
     fullPublishChunkBytes: { option: 'full_publish_chunk_bytes', parse: integer(1024, 64 * 1024 * 1024) },
+    tokensFile: { option: 'tokens_file', parse: text },
+    passwordFile: { option: 'password_file', parse: text },
+    appsDir: { option: 'apps_dir', parse: text },
+    localNetworks: { option: 'local_networks', parse: networks },
+    skipBrokerRegistration: { option: 'skip_broker_registration', parse: boolean },
 };
 
 export interface ParsedOptions {
@@ -100,7 +131,8 @@ export function parseOptions(options: Readonly<Record<string, string>>, extraKno
             continue;
         const value = parse(text);
         if (value instanceof Problem) {
-            problems.push(`plugin_opt_${option}: ${value.message}; using ${JSON.stringify(defaultSettings[key])}`);
+            const fallback = key === 'localNetworks' ? defaultLocalNetworks : JSON.stringify(defaultSettings[key]);
+            problems.push(`plugin_opt_${option}: ${value.message}; using ${fallback}`);
             continue;
         }
         (settings as unknown as Record<string, unknown>)[key] = value;

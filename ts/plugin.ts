@@ -1,5 +1,4 @@
 // Wiring: builds the plugin's parts around the broker facade and runs their life cycle (start, reload, shutdown).
-// The security rules plug in here as they are built.
 
 import { parseOptions } from './config';
 import type { Settings } from './config';
@@ -11,6 +10,7 @@ import type { FlashmqBinding } from './native/binding';
 import { Broker } from './native/broker';
 import { brokerLogSink } from './native/log-sink';
 import { readPortalId } from './portal-id';
+import { Security } from './security/security';
 import type { Timers } from './util/timers';
 import { realTimers } from './util/timers';
 
@@ -35,12 +35,26 @@ export function startPlugin(binding: FlashmqBinding, timers: Timers = realTimers
     const bridge = new DbusBridge({ ...defaultBridgeOptions, address, callTimeoutMs: parsed.settings.dbusCallTimeoutMs },
         log.child('dbus'), timers);
 
-    const api = new VenusApi({ portalId, chunkBytes: parsed.settings.fullPublishChunkBytes, keepaliveTimeoutMs: parsed.settings.keepaliveTimeoutMs }, broker, bridge, timers, log);
+    const settings = parsed.settings;
+    const api = new VenusApi({
+        portalId, chunkBytes: settings.fullPublishChunkBytes, keepaliveTimeoutMs: settings.keepaliveTimeoutMs, appsDir: settings.appsDir,
+    }, broker, bridge, timers, log);
+    const security = new Security({
+        portalId, tokensFile: settings.tokensFile, passwordFile: settings.passwordFile, localNetworks: settings.localNetworks,
+        registration: !settings.skipBrokerRegistration,
+    }, broker, bridge, timers, log.child('security'));
 
     broker.setForwardFilters({ publish: api.forwardFilters(), alterPublish: api.alterFilters() });
     broker.setHandlers({
-        publish: (message) => api.onPublish(message),
+        login: (request) => security.decideLogin(request),
+        publish(message) {
+            const verdict = security.checkPublish(message);
+            if (!verdict.allow)
+                return false;
+            return verdict.act ? api.onPublish(message) : true;
+        },
         alterPublish: (_clientId, _topic, _qos, retain) => (retain ? { retain: false } : undefined),
+        clientDisconnected: (clientId) => security.onClientDisconnected(clientId),
         reload(options) {
             const before = parsed.settings;
             parsed = parseOptions(options);
@@ -48,11 +62,13 @@ export function startPlugin(binding: FlashmqBinding, timers: Timers = realTimers
                 log.warning(problem);
             if (parsed.settings.dbusAddress !== before.dbusAddress)
                 log.warning('plugin_opt_dbus_address changed; it takes effect when the broker restarts');
+            security.setLocalNetworks(parsed.settings.localNetworks);
             log.notice('configuration reloaded');
         },
-        shutdown() {
+        async shutdown() {
             log.notice('stopping');
             api.stop();
+            await security.stop();
             bridge.stop();
         },
     });

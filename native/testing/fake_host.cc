@@ -423,11 +423,11 @@ Napi::Value AlterPublish(const Napi::CallbackInfo &info)
     return o;
 }
 
-// readAllowed(username, topic): the read ACL's answer for a delivery
+// readAllowed(username, topic, clientId?): the read ACL's answer for a delivery
 Napi::Value ReadAllowed(const Napi::CallbackInfo &info)
 {
     const std::string topic = str(info[1]);
-    return Napi::Boolean::New(info.Env(), host().hookRules.read.allows(str(info[0]), topic, dfmq::splitTopic(topic)));
+    return Napi::Boolean::New(info.Env(), host().hookRules.read.allows(str(info[2]), str(info[0]), topic, dfmq::splitTopic(topic)));
 }
 
 // forwards('publish' | 'alterPublish', topic): whether such a publish would reach JavaScript

@@ -25,7 +25,7 @@ interface Testing {
     publish(clientId: string, username: string, topic: string, payload: string | Buffer, qos: number, retain: boolean,
         props?: { responseTopic?: string; correlationData?: Buffer; userProperties?: Array<[string, string]> }): number;
     alterPublish(clientId: string, topic: string, qos: number, retain: boolean): { changed: boolean; topic: string; qos: number; retain: boolean };
-    readAllowed(username: string, topic: string): boolean;
+    readAllowed(username: string, topic: string, clientId?: string): boolean;
     forwards(kind: 'publish' | 'alterPublish', topic: string): boolean;
     clientDisconnected(clientId: string): void;
     periodic(): void;
@@ -347,6 +347,55 @@ describe('native binding (test addon with a fake broker)', () => {
             addon.setReadRules([{ filter: '$SYS/#' }]);
             assert.equal(t.readAllowed('u', '$SYS/x'), false);
         });
+    });
+
+    describe('integration topics (I/) in the read ACL', () => {
+        afterEach(() => addon.setIntegrationPolicy({ enabled: false, integrationsUser: '', bridgeUsers: [] }));
+
+        it('gives I/local/in to the integrations service, I/local/out to the matching token user, and all to trusted clients', () => {
+            addon.setIntegrationPolicy({ enabled: true, integrationsUser: 'dbus-mqtt-integrations', bridgeUsers: ['GXdbus', 'GXrpc'] });
+            addon.setTrustedClient('local-1', 'admin', true);
+            const table: Array<[string, string, string, boolean]> = [
+                ['dbus-mqtt-integrations', 'i', 'I/local/in/evcharger/HQ1/x', true],
+                ['dbus-mqtt-integrations', 'i', 'I/local/out/evcharger/HQ1/x', false],
+                ['token/evcharger/HQ1', 't', 'I/local/out/evcharger/HQ1/x', true],
+                ['token/evcharger/HQ1', 't', 'I/local/in/evcharger/HQ1/x', false],
+                ['token/evcharger/HQ2', 't', 'I/local/out/evcharger/HQ1/x', false],
+                ['token/other/HQ1', 't', 'I/local/out/evcharger/HQ1/x', false],
+                ['token/evcharger/HQ1/x', 't', 'I/local/out/evcharger/HQ1/x', false],
+                ['someone', 'lan', 'I/local/out/evcharger/HQ1/x', false],
+                ['admin', 'local-1', 'I/local/in/evcharger/HQ1/x', true],
+                ['admin', 'local-1', 'I/local/out/a/b/c', true],
+                ['token/evcharger/HQ1', 't', 'I/local/out/evcharger', false],
+                ['someone', 'lan', 'I/c0619ab1a2b3/out/x', false],
+                ['GXdbus', 'b', 'I/c0619ab1a2b3/out/x', true],
+                ['dbus-mqtt-integrations', 'i', 'I/c0619ab1a2b3/out/x', true],
+                ['admin', 'local-1', 'I/c0619ab1a2b3/out/x', true],
+                ['someone', 'lan', 'N/c0619ab1a2b3/x', true],
+            ];
+            for (const [username, clientId, topic, allowed] of table)
+                assert.equal(t.readAllowed(username, topic, clientId), allowed, `${username} (${clientId}) ${topic}`);
+            addon.setTrustedClient('local-1', 'admin', false);
+            assert.equal(t.readAllowed('admin', 'I/local/in/evcharger/HQ1/x', 'local-1'), false);
+        });
+    });
+
+    describe('password checks (crypt on the thread pool)', () => {
+        const table: Array<[string, string, string, boolean]> = [
+            ['bcrypt $2b$', '$2b$04$.Wd.v7vwGPp6SJaFaJOGj.zySh7yPfMeHI4dGE/LWPBkV7izPZjVm', 'hallo', true],
+            ['bcrypt $2a$', '$2a$04$.Wd.v7vwGPp6SJaFaJOGj.zySh7yPfMeHI4dGE/LWPBkV7izPZjVm', 'hallo', true],
+            ['bcrypt $2y$', '$2y$04$.Wd.v7vwGPp6SJaFaJOGj.zySh7yPfMeHI4dGE/LWPBkV7izPZjVm', 'hallo', true],
+            ['bcrypt, wrong password', '$2b$04$.Wd.v7vwGPp6SJaFaJOGj.zySh7yPfMeHI4dGE/LWPBkV7izPZjVm', 'hello', false],
+            ['SHA-512 $6$', '$6$abcdefgh$XzzuTJkMqE0n3GxSZxB/Wh88fD6k0oiDEKSuH.A0GozLv0MvkFW5g5HM/MmWIVapkmopT7xXAIGhIwbIHtmFI1', 'hallo', true],
+            ['SHA-256 $5$', '$5$abcdefgh$sx/SkAtQTXzQud87jlp76CNp5zf3S390Ykc8QHUs3UC', 'hallo', true],
+            ['MD5 $1$', '$1$abcdefgh$.hbGN3STalOVXQCGB45N3.', 'hallo', true],
+            ['MD5, wrong password', '$1$abcdefgh$.hbGN3STalOVXQCGB45N3.', 'Hallo', false],
+            ['an empty hash', '', '', false],
+            ['garbage', 'not a hash', 'not a hash', false],
+            ['a password with a NUL', '$1$abcdefgh$.hbGN3STalOVXQCGB45N3.', 'hallo\0x', false],
+        ];
+        for (const [name, hash, password, ok] of table)
+            it(`checks ${name}`, async () => assert.equal(await addon.verifyPassword(password, hash), ok));
     });
 
     describe('forward filters', () => {

@@ -1,7 +1,7 @@
 // An in-memory stand-in for the native binding: records what TypeScript asks of the broker, and lets a test call
 // the handlers the way the binding would.
 import type {
-    BindingStats, Capabilities, FlashmqBinding, ForwardFilter, LogLevelCode, NativeHandlers, OutgoingProperties, ReadRule,
+    BindingStats, Capabilities, FlashmqBinding, ForwardFilter, IntegrationPolicy, LogLevelCode, NativeHandlers, OutgoingProperties, ReadRule,
 } from '../../ts/native/binding';
 
 export interface RecordedPublish {
@@ -89,6 +89,22 @@ export class FakeBinding implements FlashmqBinding {
     }
     stats(): BindingStats {
         return { pendingLogins: 0, published: this.published.length, readRules: this.readRules.at(-1)?.length ?? 0 };
+    }
+
+    integrationPolicies: IntegrationPolicy[] = [];
+    trusted = new Map<string, string>();
+    passwords = new Map<string, string>(); // hash -> password, for verifyPassword
+    setIntegrationPolicy(policy: IntegrationPolicy): void {
+        this.integrationPolicies.push(policy);
+    }
+    setTrustedClient(clientId: string, username: string, trusted: boolean): void {
+        if (trusted)
+            this.trusted.set(clientId, username);
+        else
+            this.trusted.delete(clientId);
+    }
+    verifyPassword(password: string, hash: string): Promise<boolean> {
+        return Promise.resolve(this.passwords.get(hash) === password);
     }
 
     messages(level?: LogLevelCode): string[] {

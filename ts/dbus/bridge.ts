@@ -427,9 +427,9 @@ export class DbusBridge {
     }
 
     /** SetValue on an item; resolves with the service's answer (0 is success for velib and localsettings). */
-    async write(name: string, path: string, value: DbusTypedValue): Promise<number> {
+    async write(name: string, path: string, value: DbusTypedValue, iface = BUS_ITEM): Promise<number> {
         const reply = await this.callService(name, {
-            path, interface: BUS_ITEM, member: 'SetValue', signature: 'v', body: [makeVariant(value.signature, value.value)],
+            path, interface: iface, member: 'SetValue', signature: 'v', body: [makeVariant(value.signature, value.value)],
         });
         const code = reply.body[0];
         if (reply.signature !== 'i' || typeof code !== 'number')

@@ -1,5 +1,5 @@
 // Read and write requests from MQTT clients (spec §5): R/<id>/keepalive, R/<id>/<type>/<instance>/<path>,
-// W/<id>/<type>/<instance>/<path> with {"value": ...}. They are handled inside the broker's write check of the
+// R/<id>/GuiCustomizations..., W/<id>/<type>/<instance>/<path> with {"value": ...}. They are handled inside the broker's write check of the
 // request itself; the request is still routed to other subscribers.
 //
 // Every error is one log line and nothing else. Beyond the original, an MQTT 5 request that carries a response
@@ -16,6 +16,7 @@ import { describeError } from '../log';
 import type { ClientPublish, PublishAnswer } from '../native/broker';
 import type { Broker } from '../native/broker';
 import { JsonParseError, parseJson } from '../util/json-parse';
+import type { GuiCustomizations } from './gui-customizations';
 import { ProblemLog } from '../util/problem-log';
 import { itemAddress } from './topics';
 
@@ -47,11 +48,12 @@ export class RequestHandler {
         private readonly keepAlive: KeepAlive,
         private readonly log: Logger,
         private readonly limits: RequestLimits = defaultRequestLimits,
+        private readonly gui?: GuiCustomizations,
     ) {
         this.problems = new ProblemLog(log);
     }
 
-    /** A client publish on R/, W/ or N/. Returns the broker's answer for routing it. */
+    /** An R/ or W/ request the ACL let through. Returns the broker's answer for routing it. */
     onPublish(message: ClientPublish): PublishAnswer {
         const { topic } = message;
         const first = topic.indexOf('/');
@@ -62,13 +64,6 @@ export class RequestHandler {
         const systemId = second < 0 ? topic.slice(first + 1) : topic.slice(first + 1, second);
         const rest = second < 0 ? undefined : topic.slice(second + 1);
 
-        if (action === 'N') {
-            if (systemId === this.portalId && (message.clientId !== '' || message.username !== '')) {
-                this.problems.report('external-N', `client '${message.clientId}' published on '${topic}'; clients may not publish notifications, refused (logged once)`);
-                return false;
-            }
-            return true;
-        }
         if (action !== 'R' && action !== 'W')
             return true;
         if (systemId !== this.portalId) {
@@ -132,6 +127,10 @@ export class RequestHandler {
                 return;
             }
         }
+        if (rest === 'GuiCustomizations' || rest.startsWith('GuiCustomizations/')) {
+            this.readGui(message);
+            return;
+        }
         const found = this.findService(message);
         if (!found)
             return;
@@ -140,6 +139,21 @@ export class RequestHandler {
             (items) => this.reply(message, { success: true, published: items.length }),
             (err: unknown) => {
                 const error = `reading '${path}' of '${service.name}' failed: ${describeError(err)}`;
+                this.log.error(`'${message.topic}': ${error}`);
+                this.reply(message, { success: false, error });
+            },
+        );
+    }
+
+    private readGui(message: ClientPublish): void {
+        if (!this.gui) {
+            this.reply(message, { success: false, error: 'GUI customizations are not served' });
+            return;
+        }
+        this.gui.read(message.topic).then(
+            (published) => this.reply(message, { success: true, published }),
+            (err: unknown) => {
+                const error = `GUI customizations: ${describeError(err).replace(/^\w*Error: /, '')}`;
                 this.log.error(`'${message.topic}': ${error}`);
                 this.reply(message, { success: false, error });
             },

@@ -6,6 +6,7 @@ import { defaultKeepAliveLimits, KeepAlive } from '../keepalive/keepalive';
 import type { Logger } from '../log';
 import type { Broker, ClientPublish, PublishAnswer } from '../native/broker';
 import type { Timers } from '../util/timers';
+import { GuiCustomizations } from './gui-customizations';
 import { VenusPublisher } from './publisher';
 import { RequestHandler } from './requests';
 
@@ -13,12 +14,15 @@ export interface VenusApiOptions {
     portalId: string;
     chunkBytes: number;
     keepaliveTimeoutMs?: number;
+    /** Where GUI apps are (/data/apps/enabled); none: no GUI customizations. */
+    appsDir?: string;
 }
 
 export class VenusApi {
     readonly publisher: VenusPublisher;
     readonly keepAlive: KeepAlive;
     readonly requests: RequestHandler;
+    readonly gui: GuiCustomizations | undefined;
 
     constructor(readonly options: VenusApiOptions, broker: Broker, bridge: DbusBridge, timers: Timers, log: Logger,
         clock: () => number = () => Date.now() / 1000) {
@@ -28,20 +32,38 @@ export class VenusApi {
             unixSeconds: clock,
             yieldToLoop: (fn) => setImmediate(fn),
         }, log.child('publish'));
-        this.keepAlive = new KeepAlive(this.publisher, timers,
-            { ...defaultKeepAliveLimits, aliveMs: options.keepaliveTimeoutMs ?? defaultKeepAliveLimits.aliveMs });
+        this.gui = options.appsDir === undefined ? undefined
+            : new GuiCustomizations(options.appsDir, options.portalId, { publish: (t, p) => broker.publish(t, p) }, log.child('gui'));
+        const publisher = this.publisher;
+        const gui = this.gui;
+        this.keepAlive = new KeepAlive({
+            fullPublish: (done) => publisher.fullPublish(() => {
+                if (!gui) {
+                    done();
+                    return;
+                }
+                gui.publishAll().then(done, done);
+            }),
+            publishCompletion: (echo) => publisher.publishCompletion(echo),
+            publishHeartbeat: () => publisher.publishHeartbeat(),
+        }, timers, { ...defaultKeepAliveLimits, aliveMs: options.keepaliveTimeoutMs ?? defaultKeepAliveLimits.aliveMs });
         alive = () => this.keepAlive.alive;
-        this.requests = new RequestHandler(options.portalId, broker, bridge, this.keepAlive, log.child('request'));
+        this.requests = new RequestHandler(options.portalId, broker, bridge, this.keepAlive, log.child('request'), undefined, this.gui);
     }
 
-    /** The topics whose client publishes the API needs to see. */
+    /** The topics whose client publishes the API and its access rules need to see. */
     forwardFilters(): string[] {
-        return ['R/#', 'W/#', `N/${this.options.portalId}/#`];
+        return ['R/#', 'W/#', 'N/#', 'P/#', 'I/#', '$SYS/broker/bridge/#'];
     }
 
-    /** Retained notifications from clients lose their retain flag (spec §7.7). */
+    /**
+     * Client publishes on these lose their retain flag: N/ and P/ as in the original (spec §7.7), and R/ and W/ too
+     * (§12 Q8): a retained request would be kept by the broker and handed to every new subscriber, VRM included,
+     * long after the fact, write payloads with secrets among them.
+     */
     alterFilters(): string[] {
-        return [`N/${this.options.portalId}/#`, `P/${this.options.portalId}/#`];
+        const id = this.options.portalId;
+        return [`N/${id}/#`, `P/${id}/#`, `R/${id}/#`, `W/${id}/#`];
     }
 
     onPublish(message: ClientPublish): PublishAnswer {

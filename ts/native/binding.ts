@@ -119,6 +119,17 @@ export interface FlashmqBinding {
     options(): Record<string, string>;
     capabilities(): Capabilities;
     stats(): BindingStats;
+    setIntegrationPolicy(policy: IntegrationPolicy): void;
+    setTrustedClient(clientId: string, username: string, trusted: boolean): void;
+    /** crypt(3) check of a password against a hash, on the thread pool. */
+    verifyPassword(password: string, hash: string): Promise<boolean>;
+}
+
+/** The read rules of I/ topics, answered in C++ (see native/read_acl.h). */
+export interface IntegrationPolicy {
+    enabled: boolean;
+    integrationsUser: string;
+    bridgeUsers: string[];
 }
 
 interface ProcessWithLinkedBinding {

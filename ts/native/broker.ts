@@ -7,7 +7,7 @@ import { describeErrorWithStack } from '../log';
 import type { Timers } from '../util/timers';
 import type {
     AlterPublishChange, AuthResultCode, Capabilities, DisconnectReasonCode, FlashmqBinding, ForwardFilter, IncomingProperties,
-    NativeHandlers, OutgoingProperties, ReadRule, UserProperties,
+    IntegrationPolicy, NativeHandlers, OutgoingProperties, ReadRule, UserProperties,
 } from './binding';
 import { AuthResult, isAuthResult } from './binding';
 import type { FrameBatch } from './frames';
@@ -107,6 +107,19 @@ export class Broker {
 
     openReadGate(name: string, durationMs: number): void {
         this.binding.openReadGate(name, durationMs);
+    }
+
+    setIntegrationPolicy(policy: IntegrationPolicy): void {
+        this.binding.setIntegrationPolicy(policy);
+    }
+
+    /** Whether deliveries to this client count as local (for the read rules of I/ topics). */
+    setTrustedClient(clientId: string, username: string, trusted: boolean): void {
+        this.binding.setTrustedClient(clientId, username, trusted);
+    }
+
+    verifyPassword(password: string, hash: string): Promise<boolean> {
+        return this.binding.verifyPassword(password, hash);
     }
 
     clientAddress(clientId: string, username: string): string | undefined {

@@ -1,0 +1,117 @@
+// The credential files of a GX device, read without blocking the broker: the token users (tokens.json, an array of
+// { token_name, password_hash }) and the security-profile password (vncpassword.txt: a crypt(3) hash on its first
+// line; an empty file, or an empty first line, means no password). A file read is reused for a second, so a flood
+// of logins does not become a flood of file reads.
+
+import * as fs from 'node:fs/promises';
+
+import type { Logger } from '../log';
+import type { Timers } from '../util/timers';
+
+export interface TokenUser {
+    name: string;
+    hash: string;
+}
+
+export type PasswordSetting = { kind: 'absent' } | { kind: 'open' } | { kind: 'hash'; hash: string };
+
+const MAX_FILE_BYTES = 1024 * 1024;
+const REUSE_MS = 1000;
+
+interface Cached<T> {
+    at: number;
+    value: Promise<T>;
+}
+
+export class Credentials {
+    private tokens: Cached<TokenUser[] | undefined> | undefined;
+    private password: Cached<PasswordSetting> | undefined;
+    private lastTokenProblem = '';
+
+    constructor(
+        private readonly tokensFile: string,
+        private readonly passwordFile: string,
+        private readonly timers: Timers,
+        private readonly log: Logger,
+    ) {}
+
+    private async readSmall(file: string): Promise<Buffer | undefined> {
+        let handle: fs.FileHandle | undefined;
+        try {
+            handle = await fs.open(file, 'r');
+            const { size } = await handle.stat();
+            if (size > MAX_FILE_BYTES)
+                throw new Error(`it is larger than ${MAX_FILE_BYTES} bytes`);
+            return await handle.readFile();
+        } catch (err) {
+            if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+                return undefined;
+            throw err;
+        } finally {
+            await handle?.close();
+        }
+    }
+
+    /** The token users, or undefined when there is no (usable) tokens file. */
+    tokenUsers(): Promise<TokenUser[] | undefined> {
+        const now = this.timers.now();
+        if (this.tokens && now - this.tokens.at < REUSE_MS)
+            return this.tokens.value;
+        const value = this.readTokens();
+        this.tokens = { at: now, value };
+        return value;
+    }
+
+    private async readTokens(): Promise<TokenUser[] | undefined> {
+        let problem = '';
+        let users: TokenUser[] | undefined;
+        try {
+            const bytes = await this.readSmall(this.tokensFile);
+            if (bytes === undefined)
+                return undefined;
+            const doc: unknown = JSON.parse(bytes.toString('utf8'));
+            if (!Array.isArray(doc))
+                throw new Error('it is not a JSON array');
+            users = [];
+            for (const row of doc) {
+                if (typeof row === 'object' && row !== null && typeof (row as Record<string, unknown>).token_name === 'string'
+                    && typeof (row as Record<string, unknown>).password_hash === 'string')
+                    users.push({ name: (row as Record<string, string>).token_name!, hash: (row as Record<string, string>).password_hash! });
+                else
+                    problem = 'a row without a string token_name and password_hash was skipped';
+            }
+        } catch (err) {
+            problem = err instanceof Error ? err.message : String(err);
+            users = undefined;
+        }
+        if (problem !== '' && problem !== this.lastTokenProblem)
+            this.log.error(`the token file '${this.tokensFile}': ${problem}`);
+        this.lastTokenProblem = problem;
+        return users;
+    }
+
+    /** The security-profile password setting. */
+    passwordSetting(): Promise<PasswordSetting> {
+        const now = this.timers.now();
+        if (this.password && now - this.password.at < REUSE_MS)
+            return this.password.value;
+        const value = this.readPassword();
+        this.password = { at: now, value };
+        return value;
+    }
+
+    private async readPassword(): Promise<PasswordSetting> {
+        try {
+            const bytes = await this.readSmall(this.passwordFile);
+            if (bytes === undefined)
+                return { kind: 'absent' };
+            if (bytes.length === 0)
+                return { kind: 'open' };
+            const first = (bytes.toString('utf8').split('\n')[0] ?? '').trim();
+            return first === '' ? { kind: 'open' } : { kind: 'hash', hash: first };
+        } catch (err) {
+            this.log.error(`cannot read the password file '${this.passwordFile}': ${err instanceof Error ? err.message : String(err)}`);
+            return { kind: 'absent' };
+        }
+    }
+}
