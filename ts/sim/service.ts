@@ -47,6 +47,9 @@ export interface ServiceDefinition {
     override?: (msg: Message) => OverrideResult;
     /** How this service announces device-side changes when the simulator does not say otherwise. */
     signalStyle?: 'items' | 'properties';
+    /** More interface names answered like com.victronenergy.BusItem (venus-platform's paths are written with
+     *  'com.victronenergy.platform'). */
+    extraInterfaces?: string[];
 }
 
 export type AnnounceStyle = 'items' | 'properties' | 'none';
@@ -203,7 +206,8 @@ export class BusItemService extends HostedService {
         const overridden = this.definition.override?.(msg);
         if (overridden !== undefined)
             return this.overrideReply(overridden);
-        if (msg.interface !== undefined && msg.interface !== null && msg.interface !== BUS_ITEM)
+        if (msg.interface !== undefined && msg.interface !== null && msg.interface !== BUS_ITEM
+            && !(this.definition.extraInterfaces ?? []).includes(msg.interface))
             return unknownMethod(msg);
         const hang = this.definition.hang;
         if (hang === 'all' || hang === msg.member)
