@@ -174,8 +174,8 @@ describeWithBroker('who may connect, publish and receive (end to end)', function
                 assert.ok(local.client, local.error);
                 const integrations = await tryConnect(gx.port, 'dbus-mqtt-integrations', '');
                 assert.ok(integrations.client, integrations.error);
-                const inbox = await Inbox.subscribe(integrations.client!, 'I/local/in/#');
-                await local.client!.publishAsync('I/local/in/evcharger/HQ9/x', 'from a local client');
+                const inbox = await Inbox.subscribe(integrations.client, 'I/local/in/#');
+                await local.client.publishAsync('I/local/in/evcharger/HQ9/x', 'from a local client');
                 await inbox.waitFor('I/local/in/evcharger/HQ9/x');
                 await closeAll(local.client, integrations.client);
             } finally {
