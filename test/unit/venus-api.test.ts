@@ -73,6 +73,12 @@ function publish(api: VenusApi, topic: string, payload = '', extra: Partial<Clie
 }
 
 describe('the Venus MQTT API', () => {
+    it('asks the broker for the publishes it decides on, and for N/ only those of its own portal id', async () => {
+        const { api } = await setup();
+        assert.deepEqual(api.forwardFilters(), ['R/#', 'W/#', 'N/abc123/#', 'P/#', 'I/#', '$SYS/broker/bridge/#']);
+        assert.deepEqual(api.alterFilters(), ['N/abc123/#', 'P/abc123/#', 'R/abc123/#', 'W/abc123/#']);
+    });
+
     it('publishes only the retained Serial while not alive', async () => {
         const { binding } = await setup();
         assert.deepEqual(sent(binding), [{ topic: 'N/abc123/system/0/Serial', payload: '{"value":"abc123"}', retain: true }]);

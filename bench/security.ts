@@ -1,0 +1,169 @@
+// Benchmark of the access rules (not a test: it prints numbers), side by side in one run:
+//   - delivery rate to 10 subscribers with the plugin loaded versus no plugin: the cost of the read ACL, which
+//     every delivery to every subscriber passes (answered in C++);
+//   - logins under a brute-force attempt: attempts answered per second, broker CPU, and how long a legitimate
+//     local client waits to log in meanwhile.
+//
+//   npm run bench:security [-- --messages 50000 --subscribers 10 --seconds 10]
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { Variant } from 'dbus-next';
+
+import { call, closeClient, connectClient } from '../test/helpers/dbus-daemon';
+import type { BrokerOptions } from '../test/helpers/flashmq';
+import { flashmqBinary, sleep, startBroker } from '../test/helpers/flashmq';
+import { closeAll, connect } from '../test/helpers/mqtt';
+import { startGx } from '../test/helpers/venus';
+
+const BCRYPT_HALLO = '$2b$04$.Wd.v7vwGPp6SJaFaJOGj.zySh7yPfMeHI4dGE/LWPBkV7izPZjVm';
+
+function arg(name: string, fallback: number): number {
+    const i = process.argv.indexOf(`--${name}`);
+    return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+const MESSAGES = arg('messages', 50_000);
+const SUBSCRIBERS = arg('subscribers', 10);
+const SECONDS = arg('seconds', 10);
+const ROUNDS = arg('rounds', 3);
+
+function cpuMs(pid: number): number {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function deliveryRate(options: BrokerOptions, topic: string): Promise<{ ms: number; cpu: number; delivered: number }> {
+    const broker = await startBroker({ ...options, logLevel: 'warning', extraConfig: 'client_max_write_buffer_size 16777216\n' });
+    const subs: ChildProcess[] = [];
+    let delivered = 0;
+    let lastDelivery = 0;
+    for (let i = 0; i < SUBSCRIBERS; i++) {
+        const sub = spawn('mosquitto_sub', ['-p', String(broker.port), '-t', topic, '-u', `sub${i}`, '-P', 'x']);
+        sub.stdout.on('data', (chunk: Buffer) => {
+            for (let k = chunk.indexOf(10); k >= 0; k = chunk.indexOf(10, k + 1))
+                delivered++;
+            lastDelivery = performance.now();
+        });
+        subs.push(sub);
+    }
+    await sleep(500);
+    // mqtt.js, not mosquitto_pub -l: the latter (2.0.11) drops the last few thousand lines at the end of its input.
+    const publisher = await connect(broker.port, { username: 'pub', password: 'x', protocolVersion: 4 });
+    const c0 = cpuMs(broker.proc.pid!);
+    const t0 = performance.now();
+    for (let i = 0; i < MESSAGES; i++) {
+        const sent = publisher.publishAsync(topic, `{"value":${i}.5}`);
+        if (i % 200 === 199)
+            await sent;
+    }
+    // Done when every delivery arrived, or nothing arrived for 5 s (QoS 0: the broker may drop for slow readers).
+    while (delivered < MESSAGES * SUBSCRIBERS && performance.now() - lastDelivery < 5000)
+        await sleep(20);
+    const ms = lastDelivery - t0;
+    const cpu = cpuMs(broker.proc.pid!) - c0;
+    for (const s of subs)
+        s.kill();
+    await closeAll(publisher);
+    await broker.stop();
+    broker.cleanup();
+    return { ms, cpu, delivered };
+}
+
+async function bruteForce(port: number, pid: number): Promise<{ attempts: number; cpu: number; legit: number[]; legitFailed: number }> {
+    let attempts = 0;
+    let running = true;
+    const c0 = cpuMs(pid);
+    const workers = Array.from({ length: 50 }, async (_, w) => {
+        for (let i = 0; running; i++) {
+            try {
+                const c = await connect(port, { username: `guess${w}`, password: `pw-${w}-${i}`, reconnectPeriod: 0, connectTimeout: 10_000 });
+                await closeAll(c);
+            } catch {
+                // refused, as expected
+            }
+            attempts++;
+        }
+    });
+    const legit: number[] = [];
+    let legitFailed = 0;
+    const prober = (async () => {
+        while (running) {
+            const t0 = performance.now();
+            try {
+                const c = await connect(port, { username: 'token/bench/legit', password: 'hallo', reconnectPeriod: 0, connectTimeout: 10_000 });
+                legit.push(performance.now() - t0);
+                await closeAll(c);
+            } catch {
+                legitFailed++;
+            }
+            await sleep(250);
+        }
+    })();
+    await sleep(SECONDS * 1000);
+    running = false;
+    const cpu = cpuMs(pid) - c0;
+    await Promise.all([...workers, prober]);
+    return { attempts, cpu, legit, legitFailed };
+}
+
+async function main(): Promise<void> {
+    if (!flashmqBinary()) {
+        console.log('SKIPPED: the benchmark needs flashmq (FLASHMQ_BIN or PATH) and the built plugin');
+        return;
+    }
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dfmq-bench-sec-'));
+    fs.writeFileSync(path.join(dir, 'vnc.txt'), '$2b$10$ZzLnIABnkkKExja8drf2Tu9YMUGAbT6/b4DJzhivEZAUg7tchvw66\n');
+    const plugin = { entry: null, pluginOptions: { portal_id: 'bench', password_file: path.join(dir, 'vnc.txt'), skip_broker_registration: 'true' } };
+    console.log(`# Access rules benchmark, ${new Date().toISOString()}`);
+
+    console.log(`\n## Delivery to ${SUBSCRIBERS} subscribers (${MESSAGES} publishes each received by all, ${MESSAGES * SUBSCRIBERS} deliveries; median of ${ROUNDS})`);
+    console.log('| configuration | time (ms) | deliveries received | per second | broker CPU (ms) | CPU per delivery (µs) |');
+    console.log('|---|---|---|---|---|---|');
+    const cases: Array<[string, BrokerOptions, string]> = [
+        ['no plugin, any topic', { plugin: null, entry: null }, 'sensors/outside/temperature'],
+        ['plugin, topic outside its prefixes (read ACL only)', plugin, 'sensors/outside/temperature'],
+        ['plugin, N/ topic of another portal (read ACL only)', plugin, 'N/elsewhere/battery/0/Dc/0/Voltage'],
+        ['plugin, R/ topic of another portal (read ACL, and the publish decided in JS)', plugin, 'R/elsewhere/battery/0/Dc/0/Voltage'],
+    ];
+    for (const [name, options, topic] of cases) {
+        const rounds = [];
+        for (let r = 0; r < ROUNDS; r++)
+            rounds.push(await deliveryRate(options, topic));
+        const ms = median(rounds.map((r) => r.ms));
+        const cpu = median(rounds.map((r) => r.cpu));
+        const delivered = median(rounds.map((r) => r.delivered));
+        console.log(`| ${name} | ${ms.toFixed(0)} | ${delivered} of ${MESSAGES * SUBSCRIBERS} | ${((delivered / ms) * 1000 / 1e6).toFixed(2)} M | ${cpu} | ${((cpu * 1000) / delivered).toFixed(3)} |`);
+    }
+
+    console.log(`\n## Brute force: 50 clients guessing the device password for ${SECONDS} s (bcrypt cost 10), a token user (bcrypt cost 4) logging in every 250 ms`);
+    fs.writeFileSync(path.join(dir, 'tokens.json'), JSON.stringify([{ token_name: 'token/bench/legit', password_hash: BCRYPT_HALLO }]));
+    const gx = await startGx({
+        recording: 'bct',
+        broker: { allowAnonymous: false, logLevel: 'info' },
+        pluginOptions: { local_networks: '192.0.2.0/24', password_file: path.join(dir, 'vnc.txt'), tokens_file: path.join(dir, 'tokens.json'), skip_broker_registration: 'true' },
+    });
+    const bus = await connectClient(gx.daemon.address);
+    await call(bus, 'com.victronenergy.settings', '/', 'AddSetting', {
+        iface: 'com.victronenergy.Settings', signature: 'ssvsvv',
+        body: ['/Settings/Services', 'MqttLocal', new Variant('i', 1), 'i', new Variant('i', 0), new Variant('i', 2)],
+    });
+    await closeClient(bus);
+    await sleep(300);
+    const { attempts, cpu, legit, legitFailed } = await bruteForce(gx.port, gx.broker.proc.pid!);
+    await gx.stop();
+    console.log('| attempts answered | per second | broker CPU | token user logins meanwhile: p50 / max (ms), refused |');
+    console.log('|---|---|---|---|');
+    console.log(`| ${attempts} | ${(attempts / SECONDS).toFixed(0)} | ${cpu} ms (${((cpu / (SECONDS * 1000)) * 100).toFixed(1)} % of a core) | ${median(legit).toFixed(1)} / ${Math.max(...legit).toFixed(1)}, ${legitFailed} |`);
+    fs.rmSync(dir, { recursive: true, force: true });
+}
+
+main().catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+});
