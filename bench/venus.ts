@@ -1,7 +1,7 @@
 // Benchmark of the plugin end to end on a simulated GX device (not a test: it prints numbers). It takes any plugin
 // .so, so the original C++ plugin can be measured side by side with ours in the same run:
 //
-//   npm run bench:venus                                   # ours only
+//   npm run bench:venus                                   # ours only (with each D-Bus client)
 //   npm run bench:venus -- --compare /path/to/libflashmq-dbus-plugin.so [--rounds 5] [--skip-scale]
 //
 // Per plugin, on the bct recording: start-up (broker start -> a keep-alive answered with every topic), keep-alive ->
@@ -37,6 +37,7 @@ interface Plugin {
     label: string;
     so: string;
     original: boolean;
+    options?: Record<string, string>;
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
@@ -91,7 +92,7 @@ async function startGx(plugin: Plugin, id: string, sim: { recording?: string; sc
     const broker = await startBroker({
         plugin: plugin.so, entry: null, logLevel: 'warning', noWait: true,
         env: { DBUS_SYSTEM_BUS_ADDRESS: daemon.address },
-        pluginOptions: plugin.original ? { skip_broker_registration: 'true' } : { portal_id: id },
+        pluginOptions: plugin.original ? { skip_broker_registration: 'true' } : { portal_id: id, ...plugin.options },
         extraConfig: 'client_max_write_buffer_size 4194304',
         listenerConfig: ['tcp_nodelay true'],
     });
@@ -249,7 +250,11 @@ async function main(): Promise<void> {
         return;
     }
     const id = portalId();
-    const plugins: Plugin[] = [{ label: 'ours', so: pluginPath, original: false }];
+    // Ours with each D-Bus client (plugin_opt_dbus_client): dbus-next, the default, and the plugin's own wire client.
+    const plugins: Plugin[] = [
+        { label: 'ours (dbus-next)', so: pluginPath, original: false, options: { dbus_client: 'dbus-next' } },
+        { label: 'ours (wire)', so: pluginPath, original: false, options: { dbus_client: 'wire' } },
+    ];
     if (COMPARE)
         plugins.push({ label: 'original', so: COMPARE, original: true });
     const rows: Row[] = [];

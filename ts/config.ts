@@ -1,6 +1,7 @@
 // The plugin options (plugin_opt_<name> <value> in flashmq.conf) as typed settings. Every problem is reported at
 // once; an unusable value is replaced by its default, so a typo never stops the broker.
 
+import type { DbusClientKind } from './dbus/bridge';
 import type { Network } from './security/networks';
 import { defaultLocalNetworks, parseNetworks } from './security/networks';
 
@@ -29,6 +30,8 @@ export interface Settings {
     appsDir: string;
     /** Client addresses that count as localhost. */
     localNetworks: Network[];
+    /** The D-Bus client library: 'dbus-next' or the plugin's own 'wire' client. */
+    dbusClient: DbusClientKind;
     /** The original's option: true stops the plugin from asking venus-platform to register with VRM. */
     skipBrokerRegistration: boolean;
 }
@@ -38,6 +41,7 @@ export const defaultSettings: Readonly<Settings> = {
     debug: false,
     dbusAddress: '',
     dbusCallTimeoutMs: 10_000,
+    dbusClient: 'dbus-next',
     portalId: '',
     uniqueIdFile: '/data/venus/unique-id',
     keepaliveTimeoutMs: 60_000,
@@ -87,6 +91,11 @@ const busAddress: Parser<string> = (text) => {
 
 const text: Parser<string> = (t) => t.trim();
 
+const dbusClient: Parser<DbusClientKind> = (t) => {
+    const v = t.trim();
+    return v === 'dbus-next' || v === 'wire' ? v : new Problem(`'${t}' is not a D-Bus client ('dbus-next' or 'wire')`);
+};
+
 const networks: Parser<Network[]> = (t) => {
     try {
         return parseNetworks(t);
@@ -100,6 +109,7 @@ const spec: Spec = {
     debug: { option: 'debug', parse: boolean },
     dbusAddress: { option: 'dbus_address', parse: busAddress },
     dbusCallTimeoutMs: { option: 'dbus_call_timeout_ms', parse: integer(100, 600_000) },
+    dbusClient: { option: 'dbus_client', parse: dbusClient },
     portalId: { option: 'portal_id', parse: text },
     uniqueIdFile: { option: 'unique_id_file', parse: text },
     keepaliveTimeoutMs: { option: 'keepalive_timeout_ms', parse: integer(1000, 3_600_000) },

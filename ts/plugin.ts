@@ -32,7 +32,8 @@ export function startPlugin(binding: FlashmqBinding, timers: Timers = realTimers
     // Without a portal id there are no topics: the entry fails to load, and the broker says why and does not start.
     const portalId = readPortalId(parsed.settings.portalId, parsed.settings.uniqueIdFile);
     const address = parsed.settings.dbusAddress || systemBusAddress();
-    const bridge = new DbusBridge({ ...defaultBridgeOptions, address, callTimeoutMs: parsed.settings.dbusCallTimeoutMs },
+    const bridge = new DbusBridge({ ...defaultBridgeOptions, address, callTimeoutMs: parsed.settings.dbusCallTimeoutMs,
+        client: parsed.settings.dbusClient },
         log.child('dbus'), timers);
 
     const settings = parsed.settings;

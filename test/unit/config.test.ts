@@ -16,6 +16,9 @@ describe('plugin options', () => {
         [{ debug: 'OFF' }, { debug: false }, []],
         [{ debug: 'maybe' }, {}, [/plugin_opt_debug: 'maybe' is not true or false/]],
         [{ entry: '/x.js', node_args: '--a', ready_timeout_ms: '1', shutdown_timeout_ms: '2', node_platform_threads: '1' }, {}, []],
+        [{ dbus_client: 'wire' }, { dbusClient: 'wire' }, []],
+        [{ dbus_client: 'dbus-next' }, { dbusClient: 'dbus-next' }, []],
+        [{ dbus_client: 'libdbus' }, {}, [/plugin_opt_dbus_client: 'libdbus' is not a D-Bus client/]],
         [{ colour: 'blue' }, {}, [/plugin_opt_colour is not an option of this plugin; ignored/]],
         [{ debug: 'x', login_timeout_ms: 'y' }, {}, [/login_timeout_ms/, /debug/]],
     ];

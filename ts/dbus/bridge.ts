@@ -19,6 +19,7 @@ import { parseGetValueItem, parseGetValueTree, parseItemsDict, parsePropertiesCh
 import { serviceType } from './naming';
 import { NameRegistry } from './registry';
 import { nativeConnector } from './wire/client';
+import { dbusNextConnector } from './dbus-next-client';
 import type { DbusTypedValue } from './to-dbus';
 import type { ProblemSink } from './values';
 import { isVariantLike } from './values';
@@ -47,7 +48,11 @@ export interface DbusBridgeOptions {
     scanConcurrency: number;
     reconnect: Backoff;
     rescan: Backoff;
+    /** The client library: dbus-next, or the plugin's own wire client (wire/client.ts, less CPU per message). */
+    client: DbusClientKind;
 }
+
+export type DbusClientKind = 'dbus-next' | 'wire';
 
 export const defaultBridgeOptions: Omit<DbusBridgeOptions, 'address'> = {
     callTimeoutMs: 10_000,
@@ -55,6 +60,7 @@ export const defaultBridgeOptions: Omit<DbusBridgeOptions, 'address'> = {
     scanConcurrency: 16,
     reconnect: { initialMs: 500, maxMs: 30_000 },
     rescan: { initialMs: 2_000, maxMs: 60_000 },
+    client: 'dbus-next',
 };
 
 export class BridgeUnavailable extends Error {}
@@ -89,7 +95,7 @@ export class DbusBridge {
         connector?: Connector,
     ) {
         this.problems = new ProblemLog(log);
-        this.connector = connector ?? nativeConnector((problem) => this.problems.report(`wire:${problem}`, problem));
+        this.connector = connector ?? (options.client === 'wire' ? nativeConnector((problem) => this.problems.report(`wire:${problem}`, problem)) : dbusNextConnector);
         this.cache = new ItemCache(undefined, (message) => this.problems.report(`cache:${message}`, message));
         this.connectDelayMs = options.reconnect.initialMs;
         this.resetDiscovered();

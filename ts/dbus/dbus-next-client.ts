@@ -1,0 +1,222 @@
+// The D-Bus connection over dbus-next (the default client): only its low-level MessageBus is used. Messages are sent
+// with our own serials and every reply is matched in one demultiplexer here, with a timeout per call (dbus-next's
+// own call() has none and never forgets a call that is not answered). Signals go to one handler. Nothing here ever
+// throws into dbus-next's event handlers.
+
+import type { MessageBus } from 'dbus-next';
+import * as dbus from 'dbus-next';
+
+import type { BusConnection, CallRequest, Connector, Reply, Signal } from './connection';
+import { CallTimeout, ConnectionClosed, DbusError } from './connection';
+import type { TypeNode } from './signature';
+import { parseSignature } from './signature';
+
+/** Our variants are plain { signature, value } objects; dbus-next marshals only its own Variant class. */
+function toDbusNext(node: TypeNode, value: unknown): unknown {
+    switch (node.code) {
+    case 'v': {
+        const v = value as { signature: string; value: unknown };
+        if (v instanceof dbus.Variant)
+            return v;
+        const [inner] = parseSignature(v.signature);
+        return new dbus.Variant(v.signature, inner ? toDbusNext(inner, v.value) : v.value);
+    }
+    case 'a': {
+        const element = node.children[0]!;
+        if (element.code === '{') {
+            const out: Record<string, unknown> = {};
+            for (const [k, v] of Object.entries(value as Record<string, unknown>))
+                out[k] = toDbusNext(element.children[1]!, v);
+            return out;
+        }
+        return Array.isArray(value) ? value.map((x) => toDbusNext(element, x)) : value;
+    }
+    case '(':
+        return (value as unknown[]).map((x, i) => toDbusNext(node.children[i]!, x));
+    default:
+        return value;
+    }
+}
+
+function bodyForDbusNext(signature: string, body: unknown[]): unknown[] {
+    if (!signature.includes('v'))
+        return body;
+    const types = parseSignature(signature);
+    return body.map((x, i) => (types[i] ? toDbusNext(types[i], x) : x));
+}
+
+interface Pending {
+    resolve(reply: Reply): void;
+    reject(err: Error): void;
+    timer: NodeJS.Timeout;
+}
+
+// The parts of dbus-next's internals we rely on: its connection's stream, to see it end.
+interface MessageBusInternals {
+    _connection?: { stream?: NodeJS.EventEmitter; on?(event: string, fn: (...args: unknown[]) => void): void };
+}
+
+class DbusNextConnection implements BusConnection {
+    private readonly pending = new Map<number, Pending>();
+    private signalHandler: (signal: Signal) => void = () => undefined;
+    private closeHandler: (reason: string) => void = () => undefined;
+    private closed = false;
+
+    constructor(private readonly bus: MessageBus, readonly uniqueName: string) {
+        bus.on('message', (msg: dbus.Message) => {
+            try {
+                this.dispatch(msg);
+            } catch {
+                // A handler bug must not make dbus-next answer a signal with an error.
+            }
+        });
+        bus.on('error', (err: unknown) => this.ended(`connection error: ${err instanceof Error ? err.message : String(err)}`));
+        const internals = bus as unknown as MessageBusInternals;
+        internals._connection?.on?.('end', () => this.ended('the bus closed the connection'));
+        internals._connection?.stream?.on('close', () => this.ended('the connection closed'));
+    }
+
+    private dispatch(msg: dbus.Message): void {
+        if (msg.type === dbus.MessageType.METHOD_RETURN || msg.type === dbus.MessageType.ERROR) {
+            // dbus-next's typings call replySerial a string; it is the number of our call.
+            const replySerial = msg.replySerial as unknown as number;
+            const p = this.pending.get(replySerial);
+            if (!p)
+                return;
+            this.pending.delete(replySerial);
+            clearTimeout(p.timer);
+            if (msg.type === dbus.MessageType.ERROR) {
+                const text = typeof msg.body?.[0] === 'string' ? msg.body[0] : '';
+                p.reject(new DbusError(msg.errorName ?? 'org.freedesktop.DBus.Error.Failed', text));
+            } else {
+                p.resolve({ sender: msg.sender ?? '', signature: msg.signature ?? '', body: (msg.body as unknown[] | undefined) ?? [] });
+            }
+            return;
+        }
+        if (msg.type === dbus.MessageType.SIGNAL) {
+            this.signalHandler({
+                sender: msg.sender ?? '',
+                path: msg.path ?? '',
+                interface: msg.interface ?? '',
+                member: msg.member ?? '',
+                signature: msg.signature ?? '',
+                body: (msg.body as unknown[] | undefined) ?? [],
+            });
+        }
+    }
+
+    private ended(reason: string): void {
+        if (this.closed)
+            return;
+        this.closed = true;
+        this.failPending(new ConnectionClosed(reason));
+        this.closeHandler(reason);
+    }
+
+    private failPending(err: Error): void {
+        for (const p of this.pending.values()) {
+            clearTimeout(p.timer);
+            p.reject(err);
+        }
+        this.pending.clear();
+    }
+
+    call(request: CallRequest, timeoutMs: number): Promise<Reply> {
+        return new Promise<Reply>((resolve, reject) => {
+            if (this.closed) {
+                reject(new ConnectionClosed('the connection is closed'));
+                return;
+            }
+            const msg = new dbus.Message({
+                destination: request.destination,
+                path: request.path,
+                interface: request.interface,
+                member: request.member,
+                signature: request.signature ?? '',
+                body: bodyForDbusNext(request.signature ?? '', request.body ?? []),
+            });
+            msg.serial = this.bus.newSerial();
+            const serial = msg.serial;
+            const timer = setTimeout(() => {
+                this.pending.delete(serial);
+                reject(new CallTimeout(request, timeoutMs));
+            }, timeoutMs);
+            this.pending.set(serial, { resolve, reject, timer });
+            try {
+                this.bus.send(msg);
+            } catch (err) {
+                this.pending.delete(serial);
+                clearTimeout(timer);
+                reject(err instanceof Error ? err : new Error(String(err)));
+            }
+        });
+    }
+
+    async addMatch(rule: string, timeoutMs: number): Promise<void> {
+        await this.call({
+            destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus',
+            member: 'AddMatch', signature: 's', body: [rule],
+        }, timeoutMs);
+    }
+
+    onSignal(handler: (signal: Signal) => void): void {
+        this.signalHandler = handler;
+    }
+
+    onClose(handler: (reason: string) => void): void {
+        this.closeHandler = handler;
+    }
+
+    close(): void {
+        if (this.closed)
+            return;
+        this.closed = true;
+        this.failPending(new ConnectionClosed('the connection was closed'));
+        try {
+            this.bus.disconnect();
+        } catch {
+            // already gone
+        }
+    }
+}
+
+/** Connects with dbus-next to a bus address ('unix:path=...', 'tcp:host=...,port=...'). */
+export const dbusNextConnector: Connector = (address, timeoutMs) =>
+    new Promise<BusConnection>((resolve, reject) => {
+        let bus: MessageBus;
+        try {
+            bus = dbus.sessionBus({ busAddress: address });
+        } catch (err) {
+            reject(err instanceof Error ? err : new Error(String(err)));
+            return;
+        }
+        const timer = setTimeout(() => {
+            cleanup();
+            try {
+                bus.disconnect();
+            } catch {
+                // never connected
+            }
+            reject(new Error(`no answer from the bus at '${address}' within ${timeoutMs} ms`));
+        }, timeoutMs);
+        const onConnect = (): void => {
+            cleanup();
+            resolve(new DbusNextConnection(bus, (bus as unknown as { name?: string }).name ?? ''));
+        };
+        const onError = (err: unknown): void => {
+            cleanup();
+            try {
+                bus.disconnect();
+            } catch {
+                // never connected
+            }
+            reject(err instanceof Error ? err : new Error(String(err)));
+        };
+        function cleanup(): void {
+            clearTimeout(timer);
+            bus.removeListener('connect', onConnect);
+            bus.removeListener('error', onError);
+        }
+        bus.on('connect', onConnect);
+        bus.on('error', onError);
+    });
