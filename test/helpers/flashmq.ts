@@ -8,6 +8,8 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import { flashmqConfig } from '../../ts/demo/flashmq-config';
+
 export const repoRoot = path.resolve(__dirname, '../../..');
 export const pluginPath = process.env.DFMQ_PLUGIN ?? path.join(repoRoot, 'build-plugin/Release/libdbus-flashmq-ts.so');
 export const probeEntry = path.join(repoRoot, 'dist/test/fixtures/probe-entry.js');
@@ -57,9 +59,6 @@ export function canConnect(port: number): Promise<boolean> {
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-function quote(value: string): string {
-    return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
-}
 
 export interface BrokerOptions {
     pluginOptions?: Record<string, string>;
@@ -159,28 +158,18 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dfmq-e2e-'));
     const port = await freePort();
     const logFile = path.join(dir, 'flashmq.log');
-    const lines = [
-        `thread_count ${options.threadCount ?? 1}`,
-        `allow_anonymous ${options.allowAnonymous === false ? 'false' : 'true'}`,
-        `log_level ${options.logLevel ?? 'debug'}`,
-        `log_file ${logFile}`,
-        'plugin_timer_period 1',
-    ];
     const plugin = options.plugin === undefined ? pluginPath : options.plugin;
-    if (plugin !== null)
-        lines.push(`plugin ${plugin}`);
     const pluginOptions: Record<string, string> = { ...(options.pluginOptions ?? {}) };
     const entry = options.entry === undefined ? probeEntry : options.entry;
     if (entry !== null && pluginOptions.entry === undefined)
         pluginOptions.entry = entry;
-    for (const [k, v] of Object.entries(pluginOptions))
-        lines.push(`plugin_opt_${k} ${quote(v)}`);
-    if (options.extraConfig)
-        lines.push(options.extraConfig);
-    lines.push('listen {', '  protocol mqtt', '  inet_protocol ip4', '  inet4_bind_address 127.0.0.1', `  port ${port}`,
-        ...(options.listenerConfig ?? []).map((l) => `  ${l}`), '}');
+    const text = flashmqConfig({
+        port, logFile, plugin, pluginOptions, logLevel: options.logLevel ?? 'debug', threadCount: options.threadCount ?? 1,
+        allowAnonymous: options.allowAnonymous !== false, extra: options.extraConfig ? [options.extraConfig] : [],
+        listener: options.listenerConfig ?? [],
+    });
     const config = path.join(dir, 'flashmq.conf');
-    fs.writeFileSync(config, `${lines.join('\n')}\n`);
+    fs.writeFileSync(config, text);
 
     const proc = spawn(bin, ['-c', config], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(options.env ?? {}) } });
     const broker = new RunningBroker(proc, port, dir, logFile);
