@@ -38,6 +38,25 @@ std::chrono::milliseconds parseMs(const fmq::PluginOptions &options, const char 
     return std::chrono::milliseconds(v);
 }
 
+// A whole number in [min, max], or the fallback (with a log line) when the option is there but unusable.
+int parseCount(const fmq::PluginOptions &options, const char *name, int fallback, int min, int max)
+{
+    auto it = options.find(name);
+    if (it == options.end())
+        return fallback;
+    const std::string &text = it->second;
+    errno = 0;
+    char *end = nullptr;
+    const long v = std::strtol(text.c_str(), &end, 10);
+    if (text.empty() || errno != 0 || *end != '\0' || v < min || v > max)
+    {
+        flashmq_logf(fmq::LogError, "dbus-flashmq: plugin_opt_%s '%s' must be a whole number from %d to %d; using %d", name,
+                     text.c_str(), min, max, fallback);
+        return fallback;
+    }
+    return static_cast<int>(v);
+}
+
 std::string pluginDirectory()
 {
     Dl_info info{};
@@ -93,15 +112,9 @@ ShimOptions ShimOptions::from(const fmq::PluginOptions &options)
         for (std::string w; words >> w;)
             o.nodeArgs.push_back(w);
     }
-    if (auto it = options.find("node_platform_threads"); it != options.end())
-    {
-        const std::string &t = it->second;
-        if (t.size() == 1 && t[0] >= '1' && t[0] <= '8')
-            o.platformThreads = t[0] - '0';
-        else
-            flashmq_logf(fmq::LogError, "dbus-flashmq: plugin_opt_node_platform_threads '%s' must be 1 to 8; using %d", t.c_str(),
-                         o.platformThreads);
-    }
+    o.platformThreads = parseCount(options, "node_platform_threads", o.platformThreads, 1, 8);
+    o.mallocArenaMax = parseCount(options, "malloc_arena_max", o.mallocArenaMax, 0, 64);
+    o.threadpoolSize = parseCount(options, "threadpool_size", o.threadpoolSize, 0, 64);
     o.readyTimeout = parseMs(options, "ready_timeout_ms", o.readyTimeout, 3600000);
     o.shutdownTimeout = parseMs(options, "shutdown_timeout_ms", o.shutdownTimeout, 60000);
     return o;

@@ -23,6 +23,8 @@ struct ShimOptions
     std::string entry;                              // plugin_opt_entry: path of the compiled entry module
     std::vector<std::string> nodeArgs;              // plugin_opt_node_args: Node/V8 options, main_init only
     int platformThreads = 2;                        // plugin_opt_node_platform_threads, main_init only
+    int mallocArenaMax = 0;                         // plugin_opt_malloc_arena_max (0: glibc's default), main_init only
+    int threadpoolSize = 0;                         // plugin_opt_threadpool_size (0: libuv's default), main_init only
     std::chrono::milliseconds readyTimeout{20000};  // plugin_opt_ready_timeout_ms
     std::chrono::milliseconds shutdownTimeout{2000}; // plugin_opt_shutdown_timeout_ms
 

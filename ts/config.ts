@@ -55,7 +55,7 @@ export const defaultSettings: Readonly<Settings> = {
 
 /** Options the C++ shim reads itself (native/plugin.cc); known here so they are not reported as unknown. */
 export const shimOptionNames: ReadonlySet<string> = new Set([
-    'entry', 'node_args', 'node_platform_threads', 'ready_timeout_ms', 'shutdown_timeout_ms',
+    'entry', 'node_args', 'node_platform_threads', 'malloc_arena_max', 'threadpool_size', 'ready_timeout_ms', 'shutdown_timeout_ms',
 ]);
 
 type Parser<T> = (text: string) => T | Problem;

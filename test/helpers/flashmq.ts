@@ -75,6 +75,8 @@ export interface BrokerOptions {
     noWait?: boolean;
     plugin?: string | null;
     env?: NodeJS.ProcessEnv;
+    /** A command the broker runs under, e.g. ['prlimit', '--as=150000000', '--']. */
+    wrapper?: string[];
 }
 
 export interface Exit {
@@ -171,7 +173,8 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
     const config = path.join(dir, 'flashmq.conf');
     fs.writeFileSync(config, text);
 
-    const proc = spawn(bin, ['-c', config], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(options.env ?? {}) } });
+    const [command, ...args] = [...(options.wrapper ?? []), bin, '-c', config];
+    const proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(options.env ?? {}) } });
     const broker = new RunningBroker(proc, port, dir, logFile);
     if (options.noWait)
         return broker;
