@@ -89,6 +89,7 @@ describe('JSON -> D-Bus values for writes (spec §2.10)', () => {
         ['-0.0', { signature: 'd', value: -0 }],
         ['1E-3', { signature: 'd', value: 0.001 }],
         ['"abc"', { signature: 's', value: 'abc' }],
+        ['"\\ud83d\\ude00 é"', { signature: 's', value: '\u{1F600} é' }],
         ['true', { signature: 'b', value: true }],
         ['null', { signature: 'ai', value: [] }],
         ['[]', { signature: 'au', value: [] }],
@@ -120,11 +121,20 @@ describe('JSON -> D-Bus values for writes (spec §2.10)', () => {
         ['9223372036854775808', /does not fit in 64 bits/],
         ['18446744073709551615', /does not fit in 64 bits/],
         ['"a\\u0000b"', /NUL/],
+        ['[[[1]],[[]]]', /mixes 'aai' and 'aau'/],
+        ['[[[1]],[["x"]]]', /mixes 'aai' and 'aas'/],
         [`${'['.repeat(33)}1${']'.repeat(33)}`, /deeper than D-Bus allows \(32\)/],
         [`${'['.repeat(32)}null${']'.repeat(32)}`, /deeper than D-Bus allows/],
     ];
     for (const [json, message] of refused)
         it(`refuses ${json.length > 30 ? `${json.slice(0, 12)}…` : json}`, () => assert.throws(() => jsonToDbus(parseJson(json)), (e: Error) => e instanceof WriteValueError && message.test(e.message)));
+
+    it('refuses unpaired surrogates, which the JSON parser refuses already, also on their own', () => {
+        assert.throws(() => parseJson('"a\\ud800b"'), /surrogate/);
+        for (const value of ['a\ud800b', '\udc00', 'x\ud83d'])
+            assert.throws(() => jsonToDbus({ kind: 'string', value }), /unpaired surrogate/);
+        assert.throws(() => jsonToDbus({ kind: 'array', items: [{ kind: 'string', value: 'ok' }, { kind: 'string', value: '\ud83d' }] }), /unpaired surrogate/);
+    });
 
     it('accepts 32 levels of arrays', () => {
         assert.equal(jsonToDbus(parseJson(`${'['.repeat(32)}1${']'.repeat(32)}`)).signature, `${'a'.repeat(32)}i`);

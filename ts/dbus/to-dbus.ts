@@ -2,7 +2,8 @@
 // decides the type (1 -> int32, 1.0 -> double, beyond int32 -> int64), null is the Venus "invalid" (an empty int32
 // array), [] is a valid empty array (uint32), arrays must hold one type, objects are refused. Unlike the original,
 // integers beyond int64 are refused instead of wrapping around, and the whole value is checked against what D-Bus
-// can carry (array nesting, strings without NUL) before anything is sent.
+// can carry (array nesting, one type per array at every level, strings that are UTF-8 without NUL) before anything
+// is sent.
 
 import type { JsonNode } from '../util/json-parse';
 
@@ -18,6 +19,9 @@ const INT32_MIN = -(2n ** 31n);
 const INT32_MAX = 2n ** 31n - 1n;
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
+
+/** Half of a UTF-16 surrogate pair without its other half: JSON allows "\ud800", UTF-8 (and so D-Bus) does not. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** D-Bus allows 32 levels of nested arrays. */
 export const MAX_ARRAY_DEPTH = 32;
@@ -39,6 +43,8 @@ function convert(node: JsonNode, arrayDepth: number): DbusTypedValue {
         case 'string':
             if (node.value.includes('\0'))
                 throw new WriteValueError('a string with a NUL character cannot go over D-Bus');
+            if (LONE_SURROGATE.test(node.value))
+                throw new WriteValueError('a string with an unpaired surrogate (\\ud800-\\udfff) is not UTF-8 and cannot go over D-Bus');
             return { signature: 's', value: node.value };
         case 'bool':
             return { signature: 'b', value: node.value };

@@ -80,16 +80,33 @@ export class VenusPublisher {
         return frame;
     }
 
+    /**
+     * The notifications of some items of a service: in one batch when they are few, else in chunks that yield to the
+     * loop (a read of a big sub-tree, a service of thousands of items appearing). A later chunk is dropped when its
+     * service has gone since (its removal went out), and takes the items' values as they are by then.
+     */
     private publishItems(service: ServiceState, items: Iterable<CachedItem>, force: boolean): void {
-        const batch = new FrameBatch(16 * 1024);
-        const alive = force || this.deps.alive();
-        for (const item of items) {
-            if (isBlocked(service.type, item.path))
-                continue;
-            if (alive || isRetained(service.type, item.path))
-                batch.addFrame(this.frameOf(service, item));
-        }
-        this.stats.published += this.broker.publishBatch(batch);
+        const iterator = items[Symbol.iterator]();
+        const step = (): void => {
+            if (this.cache.get(service.name) !== service)
+                return;
+            const batch = new FrameBatch(16 * 1024);
+            const alive = force || this.deps.alive();
+            for (let next = iterator.next(); !next.done; next = iterator.next()) {
+                const item = next.value;
+                if (isBlocked(service.type, item.path))
+                    continue;
+                if (alive || isRetained(service.type, item.path))
+                    batch.addFrame(this.frameOf(service, item));
+                if (batch.byteLength >= this.options.chunkBytes) {
+                    this.stats.published += this.broker.publishBatch(batch);
+                    this.deps.yieldToLoop(step);
+                    return;
+                }
+            }
+            this.stats.published += this.broker.publishBatch(batch);
+        };
+        step();
     }
 
     private onCacheEvent(event: CacheEvent): void {

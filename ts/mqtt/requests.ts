@@ -2,8 +2,10 @@
 // R/<id>/GuiCustomizations..., W/<id>/<type>/<instance>/<path> with {"value": ...}. They are handled inside the broker's write check of the
 // request itself; the request is still routed to other subscribers.
 //
-// Every error is one log line and nothing else. Beyond the original, an MQTT 5 request that carries a response
-// topic gets one reply there: {"success":true,...} or {"success":false,"error":"..."}, with its correlation data.
+// Every error is one log line (a client flooding bad requests gets a few, then a count) and nothing else. Beyond the
+// original, an MQTT 5 request that carries a response topic gets one reply there: {"success":true,...} or
+// {"success":false,"error":"..."}, with its correlation data; and the requests that cost a D-Bus call or a file read
+// go through a bounded queue that serves clients in turn (request-queue.ts), so none can starve the others.
 
 import type { DbusBridge } from '../dbus/bridge';
 import type { ServiceState } from '../dbus/cache';
@@ -15,9 +17,11 @@ import type { Logger } from '../log';
 import { describeError } from '../log';
 import type { ClientPublish, PublishAnswer } from '../native/broker';
 import type { Broker } from '../native/broker';
+import { ClientLog } from '../util/client-log';
 import { JsonParseError, parseJson } from '../util/json-parse';
-import type { GuiCustomizations } from './gui-customizations';
 import { ProblemLog } from '../util/problem-log';
+import type { GuiCustomizations } from './gui-customizations';
+import { RequestQueue } from './request-queue';
 import { itemAddress } from './topics';
 
 export interface RequestLimits {
@@ -38,8 +42,20 @@ export interface Reply {
     [key: string]: unknown;
 }
 
+export interface RequestHandlerOptions {
+    limits?: RequestLimits;
+    gui?: GuiCustomizations;
+    queue?: RequestQueue;
+    /** Milliseconds, for the per-client log limits. */
+    now?: () => number;
+}
+
 export class RequestHandler {
     private readonly problems: ProblemLog;
+    private readonly clientLog: ClientLog;
+    private readonly limits: RequestLimits;
+    private readonly gui: GuiCustomizations | undefined;
+    readonly queue: RequestQueue;
 
     constructor(
         private readonly portalId: string,
@@ -47,10 +63,27 @@ export class RequestHandler {
         private readonly bridge: DbusBridge,
         private readonly keepAlive: KeepAlive,
         private readonly log: Logger,
-        private readonly limits: RequestLimits = defaultRequestLimits,
-        private readonly gui?: GuiCustomizations,
+        options: RequestHandlerOptions = {},
     ) {
         this.problems = new ProblemLog(log);
+        this.clientLog = new ClientLog(log, options.now ?? (() => Date.now()));
+        this.limits = options.limits ?? defaultRequestLimits;
+        this.gui = options.gui;
+        this.queue = options.queue ?? new RequestQueue();
+    }
+
+    /** One line about a request of this client (limited per client). */
+    private note(message: ClientPublish, level: 'error' | 'warning', text: string): void {
+        this.clientLog.line(level, message.clientId, text);
+    }
+
+    /** Queues work that costs a D-Bus call or a file read; refuses it when the client's queue is full. */
+    private enqueue(message: ClientPublish, what: string, task: () => Promise<unknown>): void {
+        if (this.queue.submit(message.clientId, task))
+            return;
+        const error = `too many requests waiting (${this.queue.queued}); ${what} refused`;
+        this.note(message, 'warning', `'${message.topic}' from client '${message.clientId}': ${error}`);
+        this.reply(message, { success: false, error });
     }
 
     /** An R/ or W/ request the ACL let through. Returns the broker's answer for routing it. */
@@ -71,7 +104,7 @@ export class RequestHandler {
             return true;
         }
         if (rest === undefined) {
-            this.log.error(`'${topic}' names nothing to read or write`);
+            this.note(message, 'error', `'${topic}' names nothing to read or write`);
             this.reply(message, { success: false, error: 'the topic names no item' });
             return true;
         }
@@ -99,20 +132,20 @@ export class RequestHandler {
     private findService(message: ClientPublish): { service: ServiceState; path: string } | undefined {
         const address = itemAddress(message.topic);
         if ('problem' in address) {
-            this.log.error(address.problem);
+            this.note(message, 'error', address.problem);
             this.reply(message, { success: false, error: address.problem });
             return undefined;
         }
         const service = this.bridge.cache.find(address.type, address.instance);
         if (!service) {
             const error = `no service is known as ${address.type}/${address.instance}`;
-            this.log.error(`'${message.topic}': ${error}`);
+            this.note(message, 'error', `'${message.topic}': ${error}`);
             this.reply(message, { success: false, error });
             return undefined;
         }
         if (!OBJECT_PATH.test(address.path)) {
             const error = `'${address.path}' is not a valid D-Bus object path`;
-            this.log.error(`'${message.topic}': ${error}`);
+            this.note(message, 'error', `'${message.topic}': ${error}`);
             this.reply(message, { success: false, error });
             return undefined;
         }
@@ -135,14 +168,14 @@ export class RequestHandler {
         if (!found)
             return;
         const { service, path } = found;
-        this.bridge.read(service.name, path).then(
+        this.enqueue(message, 'the read', () => this.bridge.read(service.name, path).then(
             (items) => this.reply(message, { success: true, published: items.length }),
             (err: unknown) => {
                 const error = `reading '${path}' of '${service.name}' failed: ${describeError(err)}`;
-                this.log.error(`'${message.topic}': ${error}`);
+                this.note(message, 'error', `'${message.topic}': ${error}`);
                 this.reply(message, { success: false, error });
             },
-        );
+        ));
     }
 
     private readGui(message: ClientPublish): void {
@@ -150,14 +183,15 @@ export class RequestHandler {
             this.reply(message, { success: false, error: 'GUI customizations are not served' });
             return;
         }
-        this.gui.read(message.topic).then(
+        const gui = this.gui;
+        this.enqueue(message, 'the read', () => gui.read(message.topic).then(
             (published) => this.reply(message, { success: true, published }),
             (err: unknown) => {
                 const error = `GUI customizations: ${describeError(err).replace(/^\w*Error: /, '')}`;
-                this.log.error(`'${message.topic}': ${error}`);
+                this.note(message, 'error', `'${message.topic}': ${error}`);
                 this.reply(message, { success: false, error });
             },
-        );
+        ));
     }
 
     private onWrite(message: ClientPublish): void {
@@ -170,7 +204,7 @@ export class RequestHandler {
             value = jsonToDbus(member);
         } catch (err) {
             const why = err instanceof JsonParseError ? `the payload is not valid JSON (${err.message})` : describeError(err).replace(/^\w*Error: /, '');
-            this.log.error(`refusing the write to '${message.topic}': ${why}`);
+            this.note(message, 'error', `refusing the write to '${message.topic}': ${why}`);
             this.reply(message, { success: false, error: why });
             return;
         }
@@ -180,26 +214,26 @@ export class RequestHandler {
         const { service, path } = found;
         if (!service.items.has(path)) {
             const error = `'${path}' is not an item of '${service.name}'`;
-            this.log.error(`refusing the write to '${message.topic}': ${error}`);
+            this.note(message, 'error', `refusing the write to '${message.topic}': ${error}`);
             this.reply(message, { success: false, error });
             return;
         }
         this.log.debug(() => `writing ${value.signature} to '${path}' of '${service.name}' (from '${message.topic}')`);
-        this.bridge.write(service.name, path, value).then(
+        this.enqueue(message, 'the write', () => this.bridge.write(service.name, path, value).then(
             (code) => {
                 if (code === 0) {
                     this.reply(message, { success: true, code });
                     return;
                 }
                 const error = `the service refused the value (SetValue returned ${code})`;
-                this.log.warning(`write to '${message.topic}': ${error}`);
+                this.note(message, 'warning', `write to '${message.topic}': ${error}`);
                 this.reply(message, { success: false, error, code });
             },
             (err: unknown) => {
                 const error = `SetValue on '${path}' of '${service.name}' failed: ${describeError(err)}`;
-                this.log.error(`write to '${message.topic}': ${error}`);
+                this.note(message, 'error', `write to '${message.topic}': ${error}`);
                 this.reply(message, { success: false, error });
             },
-        );
+        ));
     }
 }

@@ -48,10 +48,10 @@ export class VenusApi {
             publishHeartbeat: () => publisher.publishHeartbeat(),
         }, timers, { ...defaultKeepAliveLimits, aliveMs: options.keepaliveTimeoutMs ?? defaultKeepAliveLimits.aliveMs });
         alive = () => this.keepAlive.alive;
-        this.requests = new RequestHandler(options.portalId, broker, bridge, this.keepAlive, log.child('request'), undefined, this.gui);
+        this.requests = new RequestHandler(options.portalId, broker, bridge, this.keepAlive, log.child('request'),
+            { ...(this.gui ? { gui: this.gui } : {}), now: () => timers.now() });
     }
 
-    /** The topics whose client publishes the API and its access rules need to see. */
     /** The client publishes the broker hands to TypeScript. Of N/ only this device's own: for other portal ids the
      *  answer is always yes, and asking JavaScript would cost ~4.7 µs per publish (bench:security). */
     forwardFilters(): string[] {
@@ -74,5 +74,6 @@ export class VenusApi {
 
     stop(): void {
         this.keepAlive.stop();
+        this.requests.queue.clear();
     }
 }

@@ -1,0 +1,102 @@
+// The bounded request queue and the per-client log limits.
+import { strict as assert } from 'node:assert';
+
+import { Logger } from '../../ts/log';
+import { RequestQueue } from '../../ts/mqtt/request-queue';
+import { ClientLog } from '../../ts/util/client-log';
+
+interface Gate {
+    promise: Promise<void>;
+    open(): void;
+    fail(): void;
+}
+
+function gate(): Gate {
+    let open = (): void => undefined;
+    let fail = (): void => undefined;
+    const promise = new Promise<void>((resolve, reject) => { open = resolve; fail = () => reject(new Error('x')); });
+    return { promise, open, fail };
+}
+
+const flush = async (): Promise<void> => {
+    for (let i = 0; i < 5; i++)
+        await Promise.resolve();
+};
+
+describe('the request queue', () => {
+    it('runs up to its concurrency at once and starts the next when one settles, failed or not', async () => {
+        const q = new RequestQueue({ concurrency: 2, perClient: 10, total: 100 });
+        const gates = [gate(), gate(), gate(), gate()];
+        const started: number[] = [];
+        gates.forEach((g, i) => assert.ok(q.submit('a', () => { started.push(i); return g.promise; })));
+        assert.deepEqual(started, [0, 1]);
+        assert.equal(q.queued, 2);
+        gates[0]!.fail();
+        await flush();
+        assert.deepEqual(started, [0, 1, 2]);
+        gates[1]!.open();
+        await flush();
+        assert.deepEqual(started, [0, 1, 2, 3]);
+        assert.equal(q.queued, 0);
+    });
+
+    it('serves waiting clients in turn, so a flooding client waits behind itself', async () => {
+        const q = new RequestQueue({ concurrency: 1, perClient: 100, total: 1000 });
+        const order: string[] = [];
+        const blocker = gate();
+        q.submit('x', () => blocker.promise);
+        for (let i = 0; i < 5; i++)
+            q.submit('flood', async () => { order.push(`flood${i}`); });
+        q.submit('polite', async () => { order.push('polite'); });
+        blocker.open();
+        for (let i = 0; i < 20; i++)
+            await flush();
+        assert.deepEqual(order, ['flood0', 'polite', 'flood1', 'flood2', 'flood3', 'flood4']);
+    });
+
+    it('refuses beyond the per-client and the total limits, and counts it', () => {
+        const q = new RequestQueue({ concurrency: 1, perClient: 2, total: 3 });
+        const never = (): Promise<void> => new Promise(() => undefined);
+        assert.ok(q.submit('a', never)); // runs
+        assert.ok(q.submit('a', never));
+        assert.ok(q.submit('a', never));
+        assert.equal(q.submit('a', never), false, 'a has 2 waiting');
+        assert.ok(q.submit('b', never));
+        assert.equal(q.submit('c', never), false, '3 waiting in all');
+        assert.equal(q.stats.refused, 2);
+    });
+
+    it('survives a task that throws instead of returning a promise', async () => {
+        const q = new RequestQueue({ concurrency: 1, perClient: 5, total: 5 });
+        let ran = false;
+        q.submit('a', () => { throw new Error('sync'); });
+        q.submit('a', async () => { ran = true; });
+        await flush();
+        assert.ok(ran);
+        assert.equal(q.active, 0);
+    });
+
+    it('drops what waits on clear()', () => {
+        const q = new RequestQueue({ concurrency: 1, perClient: 5, total: 5 });
+        q.submit('a', () => new Promise(() => undefined));
+        q.submit('a', async () => undefined);
+        q.clear();
+        assert.equal(q.queued, 0);
+    });
+});
+
+describe('the per-client log limits', () => {
+    it('logs a client\'s first lines, then counts, and reports the count in the next window; other clients are apart', () => {
+        const lines: string[] = [];
+        let now = 0;
+        const log = new ClientLog(new Logger({ write: (_l, line) => lines.push(line) }, 't'), () => now, { perWindow: 3, windowMs: 1000, maxClients: 10 });
+        for (let i = 0; i < 10; i++)
+            log.line('error', 'flood', `bad ${i}`);
+        log.line('error', 'polite', 'polite bad');
+        assert.deepEqual(lines.map((l) => l.replace(/^t: /, '')), ['bad 0', 'bad 1', 'bad 2', "client 'flood': 3 lines about its requests in 1 s; counting the rest", 'polite bad']);
+        now = 1500;
+        log.line('error', 'flood', 'bad again');
+        assert.match(lines.at(-2)!, /client 'flood': 7 more lines about its requests were left out in 1 s/);
+        assert.match(lines.at(-1)!, /bad again/);
+    });
+});
