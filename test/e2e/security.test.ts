@@ -9,35 +9,13 @@ import * as path from 'node:path';
 import { Variant } from 'dbus-next';
 import type { MqttClient } from 'mqtt';
 
-import { call, closeClient, connectClient } from '../helpers/dbus-daemon';
 import { describeWithBroker, sleep, startBroker } from '../helpers/flashmq';
 import { closeAll, connect, Inbox } from '../helpers/mqtt';
 import type { SimulatedGx } from '../helpers/venus';
-import { PORTAL_ID, startGx } from '../helpers/venus';
+import { addSetting, PORTAL_ID, setSetting, startGx } from '../helpers/venus';
 
 const N = `N/${PORTAL_ID}`;
 const BCRYPT_HALLO = '$2b$04$.Wd.v7vwGPp6SJaFaJOGj.zySh7yPfMeHI4dGE/LWPBkV7izPZjVm';
-
-async function addSetting(gx: SimulatedGx, group: string, name: string, value: number, min: number, max: number): Promise<void> {
-    const bus = await connectClient(gx.daemon.address);
-    try {
-        await call(bus, 'com.victronenergy.settings', '/', 'AddSetting', {
-            iface: 'com.victronenergy.Settings', signature: 'ssvsvv',
-            body: [group, name, new Variant('i', value), 'i', new Variant('i', min), new Variant('i', max)],
-        });
-    } finally {
-        await closeClient(bus);
-    }
-}
-
-async function setSetting(gx: SimulatedGx, settingPath: string, value: number): Promise<void> {
-    const bus = await connectClient(gx.daemon.address);
-    try {
-        await call(bus, 'com.victronenergy.settings', settingPath, 'SetValue', { signature: 'v', body: [new Variant('i', value)] });
-    } finally {
-        await closeClient(bus);
-    }
-}
 
 async function tryConnect(port: number, username: string, password: string, clientId?: string): Promise<{ client?: MqttClient; ms: number; error?: string }> {
     const t0 = Date.now();

@@ -2,10 +2,13 @@
 // flashmq running our plugin (the product entry) against that bus.
 import * as path from 'node:path';
 
+import { Variant } from 'dbus-next';
+
 import type { SimulatorOptions } from '../../ts/sim';
 import { Simulator } from '../../ts/sim';
+
 import type { DbusDaemon } from './dbus-daemon';
-import { startDbusDaemon } from './dbus-daemon';
+import { call, closeClient, connectClient, startDbusDaemon } from './dbus-daemon';
 import type { BrokerOptions, RunningBroker } from './flashmq';
 import { repoRoot, startBroker } from './flashmq';
 
@@ -51,4 +54,27 @@ export async function startGx(options: VenusOptions = {}): Promise<SimulatedGx> 
     });
     await broker.waitForLog(/D-Bus discovery done/, 20_000);
     return new SimulatedGx(daemon, sim, broker);
+}
+
+/** Adds an integer setting to the simulated com.victronenergy.settings (as a Venus service would at start). */
+export async function addSetting(gx: SimulatedGx, group: string, name: string, value: number, min: number, max: number): Promise<void> {
+    const bus = await connectClient(gx.daemon.address);
+    try {
+        await call(bus, 'com.victronenergy.settings', '/', 'AddSetting', {
+            iface: 'com.victronenergy.Settings', signature: 'ssvsvv',
+            body: [group, name, new Variant('i', value), 'i', new Variant('i', min), new Variant('i', max)],
+        });
+    } finally {
+        await closeClient(bus);
+    }
+}
+
+/** Changes an integer setting, as the GUI would. */
+export async function setSetting(gx: SimulatedGx, settingPath: string, value: number): Promise<void> {
+    const bus = await connectClient(gx.daemon.address);
+    try {
+        await call(bus, 'com.victronenergy.settings', settingPath, 'SetValue', { signature: 'v', body: [new Variant('i', value)] });
+    } finally {
+        await closeClient(bus);
+    }
 }
