@@ -46,7 +46,7 @@ const floods: Flood[] = [
     {
         name: 'malformed writes (bad JSON, objects, mixed arrays, unknown paths)',
         round: (c, i) => Array.from({ length: 50 }, (_, k) => c.publishAsync(
-            [W, `W/${PORTAL_ID}/nope/0/X`, W, W][k % 4]!, ['{"value":', '{"value":{"a":1}}', '{"value":[1,"a"]}', '{"value":1}'][(i + k) % 4]!)),
+            [W, `W/${PORTAL_ID}/nope/0/X`, W, W][k % 4]!, ['{"value":', '{"value":{"a":1}}', '{"value":[1,"a"]}', '{"value":"a\\u0000b"}'][(i + k) % 4]!)),
     },
     { name: 'oversized write payloads (200 kB)', round: (c) => Array.from({ length: 10 }, () => c.publishAsync(W, big)) },
     { name: 'deeply nested writes (10,000 levels)', round: (c) => Array.from({ length: 20 }, () => c.publishAsync(W, deep)) },
