@@ -11,13 +11,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { Variant } from 'dbus-next';
-
-import { call, closeClient, connectClient } from '../test/helpers/dbus-daemon';
 import type { BrokerOptions } from '../test/helpers/flashmq';
 import { flashmqBinary, sleep, startBroker } from '../test/helpers/flashmq';
 import { closeAll, connect } from '../test/helpers/mqtt';
-import { startGx } from '../test/helpers/venus';
+import { addSetting, startGx } from '../test/helpers/venus';
 
 const BCRYPT_HALLO = '$2b$04$.Wd.v7vwGPp6SJaFaJOGj.zySh7yPfMeHI4dGE/LWPBkV7izPZjVm';
 
@@ -148,12 +145,7 @@ async function main(): Promise<void> {
         broker: { allowAnonymous: false, logLevel: 'info' },
         pluginOptions: { local_networks: '192.0.2.0/24', password_file: path.join(dir, 'vnc.txt'), tokens_file: path.join(dir, 'tokens.json'), skip_broker_registration: 'true' },
     });
-    const bus = await connectClient(gx.daemon.address);
-    await call(bus, 'com.victronenergy.settings', '/', 'AddSetting', {
-        iface: 'com.victronenergy.Settings', signature: 'ssvsvv',
-        body: ['/Settings/Services', 'MqttLocal', new Variant('i', 1), 'i', new Variant('i', 0), new Variant('i', 2)],
-    });
-    await closeClient(bus);
+    await addSetting(gx, '/Settings/Services', 'MqttLocal', 1, 0, 2);
     await sleep(300);
     const { attempts, cpu, legit, legitFailed } = await bruteForce(gx.port, gx.broker.proc.pid!);
     await gx.stop();

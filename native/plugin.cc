@@ -20,7 +20,9 @@ namespace
 // Constant-initialised, so the double load of the plugin by the broker does not matter.
 std::atomic<int> gPluginCount{0};
 
-std::chrono::milliseconds parseMs(const fmq::PluginOptions &options, const char *name, std::chrono::milliseconds fallback, int64_t max)
+// A whole number in [min, max] from a plugin option, or the fallback (with a log line naming the range) when the
+// option is there but unusable.
+long long parseWhole(const fmq::PluginOptions &options, const char *name, long long fallback, long long min, long long max)
 {
     auto it = options.find(name);
     if (it == options.end())
@@ -29,32 +31,23 @@ std::chrono::milliseconds parseMs(const fmq::PluginOptions &options, const char 
     errno = 0;
     char *end = nullptr;
     const long long v = std::strtoll(text.c_str(), &end, 10);
-    if (text.empty() || errno != 0 || *end != '\0' || v < 0 || v > max)
-    {
-        flashmq_logf(fmq::LogError, "dbus-flashmq: plugin_opt_%s '%s' is not a number of milliseconds between 0 and %lld; using %lld",
-                     name, text.c_str(), static_cast<long long>(max), static_cast<long long>(fallback.count()));
-        return fallback;
-    }
-    return std::chrono::milliseconds(v);
-}
-
-// A whole number in [min, max], or the fallback (with a log line) when the option is there but unusable.
-int parseCount(const fmq::PluginOptions &options, const char *name, int fallback, int min, int max)
-{
-    auto it = options.find(name);
-    if (it == options.end())
-        return fallback;
-    const std::string &text = it->second;
-    errno = 0;
-    char *end = nullptr;
-    const long v = std::strtol(text.c_str(), &end, 10);
     if (text.empty() || errno != 0 || *end != '\0' || v < min || v > max)
     {
-        flashmq_logf(fmq::LogError, "dbus-flashmq: plugin_opt_%s '%s' must be a whole number from %d to %d; using %d", name,
+        flashmq_logf(fmq::LogError, "dbus-flashmq: plugin_opt_%s '%s' must be a whole number from %lld to %lld; using %lld", name,
                      text.c_str(), min, max, fallback);
         return fallback;
     }
-    return static_cast<int>(v);
+    return v;
+}
+
+std::chrono::milliseconds parseMs(const fmq::PluginOptions &options, const char *name, std::chrono::milliseconds fallback, int64_t max)
+{
+    return std::chrono::milliseconds(parseWhole(options, name, fallback.count(), 0, max));
+}
+
+int parseCount(const fmq::PluginOptions &options, const char *name, int fallback, int min, int max)
+{
+    return static_cast<int>(parseWhole(options, name, fallback, min, max));
 }
 
 std::string pluginDirectory()

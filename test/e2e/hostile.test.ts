@@ -6,13 +6,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { Variant } from 'dbus-next';
 import type { MqttClient } from 'mqtt';
 
-import { call, closeClient, connectClient } from '../helpers/dbus-daemon';
 import { describeWithBroker, sleep } from '../helpers/flashmq';
 import { closeAll, connect, Inbox } from '../helpers/mqtt';
-import { PORTAL_ID, startGx } from '../helpers/venus';
+import { addSetting, PORTAL_ID, startGx } from '../helpers/venus';
 
 /** A small deterministic random source, so a failure can be replayed. */
 function rng(seed: number): () => number {
@@ -80,12 +78,7 @@ describeWithBroker('hostile input (end to end)', function () {
         });
         const clients: MqttClient[] = [];
         try {
-            const bus = await connectClient(gx.daemon.address);
-            await call(bus, 'com.victronenergy.settings', '/', 'AddSetting', {
-                iface: 'com.victronenergy.Settings', signature: 'ssvsvv',
-                body: ['/Settings/Services', 'MqttLocal', new Variant('i', 1), 'i', new Variant('i', 0), new Variant('i', 2)],
-            });
-            await closeClient(bus);
+            await addSetting(gx, '/Settings/Services', 'MqttLocal', 1, 0, 2);
             await sleep(300);
 
             const polite = await connect(gx.port, { username: 'polite', password: 'hallo', clientId: 'polite' });

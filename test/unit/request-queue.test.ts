@@ -46,8 +46,8 @@ describe('the request queue', () => {
         const blocker = gate();
         q.submit('x', () => blocker.promise);
         for (let i = 0; i < 5; i++)
-            q.submit('flood', async () => { order.push(`flood${i}`); });
-        q.submit('polite', async () => { order.push('polite'); });
+            q.submit('flood', () => { order.push(`flood${i}`); return Promise.resolve(); });
+        q.submit('polite', () => { order.push('polite'); return Promise.resolve(); });
         blocker.open();
         for (let i = 0; i < 20; i++)
             await flush();
@@ -70,7 +70,7 @@ describe('the request queue', () => {
         const q = new RequestQueue({ concurrency: 1, perClient: 5, total: 5 });
         let ran = false;
         q.submit('a', () => { throw new Error('sync'); });
-        q.submit('a', async () => { ran = true; });
+        q.submit('a', () => { ran = true; return Promise.resolve(); });
         await flush();
         assert.ok(ran);
         assert.equal(q.active, 0);
@@ -79,7 +79,7 @@ describe('the request queue', () => {
     it('drops what waits on clear()', () => {
         const q = new RequestQueue({ concurrency: 1, perClient: 5, total: 5 });
         q.submit('a', () => new Promise(() => undefined));
-        q.submit('a', async () => undefined);
+        q.submit('a', () => Promise.resolve());
         q.clear();
         assert.equal(q.queued, 0);
     });

@@ -6,8 +6,9 @@
 import type { MessageBus } from 'dbus-next';
 import * as dbus from 'dbus-next';
 
-import type { BusConnection, CallRequest, Connector, Reply, Signal } from './connection';
-import { CallTimeout, ConnectionClosed, DbusError } from './connection';
+import type { BusConnection, CallRequest, Connector } from './connection';
+import { DbusError } from './connection';
+import { DemuxConnection } from './demux';
 import type { TypeNode } from './signature';
 import { parseSignature } from './signature';
 
@@ -45,24 +46,15 @@ function bodyForDbusNext(signature: string, body: unknown[]): unknown[] {
     return body.map((x, i) => (types[i] ? toDbusNext(types[i], x) : x));
 }
 
-interface Pending {
-    resolve(reply: Reply): void;
-    reject(err: Error): void;
-    timer: NodeJS.Timeout;
-}
-
 // The parts of dbus-next's internals we rely on: its connection's stream, to see it end.
 interface MessageBusInternals {
     _connection?: { stream?: NodeJS.EventEmitter; on?(event: string, fn: (...args: unknown[]) => void): void };
 }
 
-class DbusNextConnection implements BusConnection {
-    private readonly pending = new Map<number, Pending>();
-    private signalHandler: (signal: Signal) => void = () => undefined;
-    private closeHandler: (reason: string) => void = () => undefined;
-    private closed = false;
-
-    constructor(private readonly bus: MessageBus, readonly uniqueName: string) {
+class DbusNextConnection extends DemuxConnection {
+    constructor(private readonly bus: MessageBus, uniqueName: string) {
+        super();
+        this.uniqueName = uniqueName;
         bus.on('message', (msg: dbus.Message) => {
             try {
                 this.dispatch(msg);
@@ -76,25 +68,42 @@ class DbusNextConnection implements BusConnection {
         internals._connection?.stream?.on('close', () => this.ended('the connection closed'));
     }
 
+    protected nextSerial(): number {
+        return this.bus.newSerial();
+    }
+
+    protected send(serial: number, request: CallRequest): void {
+        const msg = new dbus.Message({
+            destination: request.destination,
+            path: request.path,
+            interface: request.interface,
+            member: request.member,
+            signature: request.signature ?? '',
+            body: bodyForDbusNext(request.signature ?? '', request.body ?? []),
+        });
+        msg.serial = serial;
+        this.bus.send(msg);
+    }
+
+    protected closeTransport(): void {
+        try {
+            this.bus.disconnect();
+        } catch {
+            // already gone
+        }
+    }
+
     private dispatch(msg: dbus.Message): void {
         if (msg.type === dbus.MessageType.METHOD_RETURN || msg.type === dbus.MessageType.ERROR) {
             // dbus-next's typings call replySerial a string; it is the number of our call.
             const replySerial = msg.replySerial as unknown as number;
-            const p = this.pending.get(replySerial);
-            if (!p)
-                return;
-            this.pending.delete(replySerial);
-            clearTimeout(p.timer);
-            if (msg.type === dbus.MessageType.ERROR) {
-                const text = typeof msg.body?.[0] === 'string' ? msg.body[0] : '';
-                p.reject(new DbusError(msg.errorName ?? 'org.freedesktop.DBus.Error.Failed', text));
-            } else {
-                p.resolve({ sender: msg.sender ?? '', signature: msg.signature ?? '', body: (msg.body as unknown[] | undefined) ?? [] });
-            }
+            this.settle(replySerial, msg.type === dbus.MessageType.ERROR
+                ? new DbusError(msg.errorName ?? 'org.freedesktop.DBus.Error.Failed', typeof msg.body?.[0] === 'string' ? msg.body[0] : '')
+                : { sender: msg.sender ?? '', signature: msg.signature ?? '', body: (msg.body as unknown[] | undefined) ?? [] });
             return;
         }
         if (msg.type === dbus.MessageType.SIGNAL) {
-            this.signalHandler({
+            this.signal({
                 sender: msg.sender ?? '',
                 path: msg.path ?? '',
                 interface: msg.interface ?? '',
@@ -102,80 +111,6 @@ class DbusNextConnection implements BusConnection {
                 signature: msg.signature ?? '',
                 body: (msg.body as unknown[] | undefined) ?? [],
             });
-        }
-    }
-
-    private ended(reason: string): void {
-        if (this.closed)
-            return;
-        this.closed = true;
-        this.failPending(new ConnectionClosed(reason));
-        this.closeHandler(reason);
-    }
-
-    private failPending(err: Error): void {
-        for (const p of this.pending.values()) {
-            clearTimeout(p.timer);
-            p.reject(err);
-        }
-        this.pending.clear();
-    }
-
-    call(request: CallRequest, timeoutMs: number): Promise<Reply> {
-        return new Promise<Reply>((resolve, reject) => {
-            if (this.closed) {
-                reject(new ConnectionClosed('the connection is closed'));
-                return;
-            }
-            const msg = new dbus.Message({
-                destination: request.destination,
-                path: request.path,
-                interface: request.interface,
-                member: request.member,
-                signature: request.signature ?? '',
-                body: bodyForDbusNext(request.signature ?? '', request.body ?? []),
-            });
-            msg.serial = this.bus.newSerial();
-            const serial = msg.serial;
-            const timer = setTimeout(() => {
-                this.pending.delete(serial);
-                reject(new CallTimeout(request, timeoutMs));
-            }, timeoutMs);
-            this.pending.set(serial, { resolve, reject, timer });
-            try {
-                this.bus.send(msg);
-            } catch (err) {
-                this.pending.delete(serial);
-                clearTimeout(timer);
-                reject(err instanceof Error ? err : new Error(String(err)));
-            }
-        });
-    }
-
-    async addMatch(rule: string, timeoutMs: number): Promise<void> {
-        await this.call({
-            destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus',
-            member: 'AddMatch', signature: 's', body: [rule],
-        }, timeoutMs);
-    }
-
-    onSignal(handler: (signal: Signal) => void): void {
-        this.signalHandler = handler;
-    }
-
-    onClose(handler: (reason: string) => void): void {
-        this.closeHandler = handler;
-    }
-
-    close(): void {
-        if (this.closed)
-            return;
-        this.closed = true;
-        this.failPending(new ConnectionClosed('the connection was closed'));
-        try {
-            this.bus.disconnect();
-        } catch {
-            // already gone
         }
     }
 }

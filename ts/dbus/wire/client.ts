@@ -5,8 +5,9 @@
 
 import * as net from 'node:net';
 
-import type { BusConnection, CallRequest, Connector, Reply, Signal } from '../connection';
-import { CallTimeout, ConnectionClosed, DbusError } from '../connection';
+import type { CallRequest, Connector } from '../connection';
+import { DbusError } from '../connection';
+import { DemuxConnection } from '../demux';
 import type { IncomingMessage } from './decode';
 import { decodeMessage, MessageStream, MessageType } from './decode';
 import { encodeBody, encodeMessage, MessageKind } from './encode';
@@ -39,27 +40,35 @@ export function parseAddresses(address: string): BusAddress[] {
 
 const NO_REPLY_EXPECTED = 0x1;
 
-interface Pending {
-    resolve(reply: Reply): void;
-    reject(err: Error): void;
-    timer: NodeJS.Timeout;
-}
 
 export type ProblemReporter = (problem: string) => void;
 
-class NativeConnection implements BusConnection {
+class NativeConnection extends DemuxConnection {
     private readonly stream = new MessageStream();
-    private readonly pending = new Map<number, Pending>();
     private serial = 1;
-    private signalHandler: (signal: Signal) => void = () => undefined;
-    private closeHandler: (reason: string) => void = () => undefined;
-    private closed = false;
-    uniqueName = '';
 
     constructor(private readonly socket: net.Socket, private readonly report: ProblemReporter) {
+        super();
         socket.on('data', (chunk: Buffer) => this.onData(chunk));
         socket.on('error', (err) => this.ended(`connection error: ${err.message}`));
         socket.on('close', () => this.ended('the bus closed the connection'));
+    }
+
+    protected nextSerial(): number {
+        return this.serial++;
+    }
+
+    protected send(serial: number, request: CallRequest): void {
+        const signature = request.signature ?? '';
+        this.socket.write(encodeMessage({
+            kind: MessageKind.MethodCall, serial, destination: request.destination, path: request.path,
+            iface: request.interface, member: request.member, signature,
+            body: encodeBody(signature, request.body ?? []),
+        }));
+    }
+
+    protected closeTransport(): void {
+        this.socket.destroy();
     }
 
     private onData(chunk: Buffer): void {
@@ -91,20 +100,13 @@ class NativeConnection implements BusConnection {
     private dispatch(m: IncomingMessage): void {
         switch (m.type) {
             case MessageType.MethodReturn:
-            case MessageType.Error: {
-                const p = m.replySerial === undefined ? undefined : this.pending.get(m.replySerial);
-                if (!p)
-                    return;
-                this.pending.delete(m.replySerial!);
-                clearTimeout(p.timer);
-                if (m.type === MessageType.Error)
-                    p.reject(new DbusError(m.errorName ?? 'org.freedesktop.DBus.Error.Failed', typeof m.body[0] === 'string' ? m.body[0] : ''));
-                else
-                    p.resolve({ sender: m.sender ?? '', signature: m.signature, body: m.body });
+            case MessageType.Error:
+                this.settle(m.replySerial, m.type === MessageType.Error
+                    ? new DbusError(m.errorName ?? 'org.freedesktop.DBus.Error.Failed', typeof m.body[0] === 'string' ? m.body[0] : '')
+                    : { sender: m.sender ?? '', signature: m.signature, body: m.body });
                 return;
-            }
             case MessageType.Signal:
-                this.signalHandler({
+                this.signal({
                     sender: m.sender ?? '', path: m.path ?? '', interface: m.interface ?? '', member: m.member ?? '',
                     signature: m.signature, body: m.body,
                 });
@@ -135,74 +137,6 @@ class NativeConnection implements BusConnection {
     private write(message: Parameters<typeof encodeMessage>[0]): void {
         if (!this.closed)
             this.socket.write(encodeMessage(message));
-    }
-
-    private ended(reason: string): void {
-        if (this.closed)
-            return;
-        this.closed = true;
-        this.failPending(new ConnectionClosed(reason));
-        this.socket.destroy();
-        this.closeHandler(reason);
-    }
-
-    private failPending(err: Error): void {
-        for (const p of this.pending.values()) {
-            clearTimeout(p.timer);
-            p.reject(err);
-        }
-        this.pending.clear();
-    }
-
-    call(request: CallRequest, timeoutMs: number): Promise<Reply> {
-        return new Promise<Reply>((resolve, reject) => {
-            if (this.closed) {
-                reject(new ConnectionClosed('the connection is closed'));
-                return;
-            }
-            const serial = this.serial++;
-            let bytes: Buffer;
-            try {
-                const signature = request.signature ?? '';
-                bytes = encodeMessage({
-                    kind: MessageKind.MethodCall, serial, destination: request.destination, path: request.path,
-                    iface: request.interface, member: request.member, signature,
-                    body: encodeBody(signature, request.body ?? []),
-                });
-            } catch (err) {
-                reject(err instanceof Error ? err : new Error(String(err)));
-                return;
-            }
-            const timer = setTimeout(() => {
-                this.pending.delete(serial);
-                reject(new CallTimeout(request, timeoutMs));
-            }, timeoutMs);
-            this.pending.set(serial, { resolve, reject, timer });
-            this.socket.write(bytes);
-        });
-    }
-
-    async addMatch(rule: string, timeoutMs: number): Promise<void> {
-        await this.call({
-            destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus',
-            member: 'AddMatch', signature: 's', body: [rule],
-        }, timeoutMs);
-    }
-
-    onSignal(handler: (signal: Signal) => void): void {
-        this.signalHandler = handler;
-    }
-
-    onClose(handler: (reason: string) => void): void {
-        this.closeHandler = handler;
-    }
-
-    close(): void {
-        if (this.closed)
-            return;
-        this.closed = true;
-        this.failPending(new ConnectionClosed('the connection was closed'));
-        this.socket.destroy();
     }
 }
 
