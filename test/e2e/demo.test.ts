@@ -13,12 +13,14 @@ const cli = path.join(repoRoot, 'dist/ts/demo/cli.js');
 
 class DemoProcess {
     output = '';
+    closed = false;
     readonly exited: Promise<number | null>;
 
     constructor(readonly proc: ChildProcess) {
         proc.stdout!.on('data', (d: Buffer) => { this.output += d.toString(); });
         proc.stderr!.on('data', (d: Buffer) => { this.output += d.toString(); });
-        this.exited = new Promise((resolve) => proc.on('exit', (code) => resolve(code)));
+        // 'close', not 'exit': the output pipes are drained by then.
+        this.exited = new Promise((resolve) => proc.on('close', (code) => { this.closed = true; resolve(code); }));
     }
 
     static start(args: string[], env: NodeJS.ProcessEnv = {}): DemoProcess {
@@ -31,7 +33,7 @@ class DemoProcess {
             const m = pattern.exec(this.output);
             if (m)
                 return m;
-            if (Date.now() > deadline || this.proc.exitCode !== null)
+            if (Date.now() > deadline || this.closed)
                 throw new Error(`no ${String(pattern)} in the demo's output:\n${this.output}`);
             await sleep(50);
         }
@@ -52,7 +54,8 @@ describeWithBroker('the demo (npm start)', function () {
         const demo = DemoProcess.start(['--port', String(port)]);
         try {
             await demo.waitFor(/ready in \d+ ms: portal id c0619ab1a2b3, MQTT on 127\.0\.0\.1:(\d+)/);
-            assert.match(demo.output, new RegExp(`mosquitto_sub -h 127\\.0\\.0\\.1 -p ${port} -v -t 'N/c0619ab1a2b3/#'`));
+            // The commands follow the ready line, possibly in a later chunk of the pipe.
+            await demo.waitFor(new RegExp(`mosquitto_sub -h 127\\.0\\.0\\.1 -p ${port} -v -t 'N/c0619ab1a2b3/#'`), 5000);
             const bus = (await demo.waitFor(/bus: unix:path=(\S+)\/bus\.sock/))[1]!;
             const dir = (await demo.waitFor(/config and log in (\S+)\)/))[1]!;
             assert.ok(processesWith(bus).length > 0, 'the dbus-daemon runs');
