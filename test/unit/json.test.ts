@@ -1,9 +1,11 @@
 import { strict as assert } from 'node:assert';
 
 import type { VeValue } from '../../ts/dbus/values';
+import { grisu2 } from '../../ts/util/grisu2';
 import { formatDouble, formatDoubleLikeIostream, formatJson } from '../../ts/util/json-format';
 import type { JsonNode } from '../../ts/util/json-parse';
 import { JsonParseError, parseJson } from '../../ts/util/json-parse';
+import { grisu2BigInt } from '../reference/grisu2-bigint';
 
 describe('JSON text as the original writes it (spec §4.4)', () => {
     const doubles: Array<[number, string]> = [
@@ -33,6 +35,42 @@ describe('JSON text as the original writes it (spec §4.4)', () => {
 });
 
 describe('Grisu2 digits', () => {
+    // The fast implementation (64-bit values as pairs of doubles) against the BigInt one, which cannot lose a bit.
+    it('are the BigInt reference implementation\'s, digit for digit', () => {
+        const bits = new Float64Array(1);
+        const words = new Uint32Array(bits.buffer); // little-endian: words[1] holds sign, exponent, top of fraction
+        let seed = 987654321;
+        const random = (): number => (seed = (seed * 1103515245 + 12345) >>> 0);
+        const samples: number[] = [
+            Number.MIN_VALUE, 2 * Number.MIN_VALUE, 2.2250738585072014e-308, 2.225073858507201e-308, Number.MAX_VALUE,
+            Number.EPSILON, 1, 0.1, 0.2, 0.3, 1 / 3, 2 / 3, 9007199254740991, 9007199254740992, 1e21, 1e22, 1e23,
+        ];
+        for (let e = -1074; e <= 1023; e++)
+            samples.push(2 ** e, 2 ** e * 1.5, 2 ** e * (2 - Number.EPSILON));
+        for (let k = -323; k <= 308; k++)
+            samples.push(Number(`1e${k}`), Number(`5e${k}`), Number(`9.999999999999999e${k}`));
+        for (let i = 0; i < 60_000; i++) { // any bit pattern of a positive finite double, subnormals included
+            words[0] = random();
+            words[1] = random() % 0x7ff00000;
+            samples.push(bits[0]!);
+        }
+        const f32 = new Float32Array(1);
+        for (let i = 0; i < 60_000; i++) { // float32 readings, the common case on Venus
+            f32[0] = (random() / 2 ** 32) * 10 ** ((random() % 12) - 4);
+            samples.push(f32[0]);
+        }
+        for (let i = 0; i < 10_000; i++) // integers and short decimals
+            samples.push(random() % 100_000, (random() % 1_000_000) / 100);
+        let checked = 0;
+        for (const x of samples) {
+            if (!(x > 0) || !Number.isFinite(x))
+                continue;
+            assert.deepEqual(grisu2(x), grisu2BigInt(x), `${x}`);
+            checked++;
+        }
+        assert.ok(checked > 130_000, `${checked} values checked`);
+    });
+
     it('round-trip for random doubles and float32 readings, and match the known halfway cases', () => {
         const bits = new Float64Array(1);
         const words = new Uint32Array(bits.buffer);

@@ -18,8 +18,6 @@ import type { ParsedBody } from './items';
 import { parseGetValueItem, parseGetValueTree, parseItemsDict, parsePropertiesChanged } from './items';
 import { serviceType } from './naming';
 import { NameRegistry } from './registry';
-import { nativeConnector } from './wire/client';
-import { dbusNextConnector } from './dbus-next-client';
 import type { DbusTypedValue } from './to-dbus';
 import type { ProblemSink } from './values';
 import { isVariantLike } from './values';
@@ -70,6 +68,16 @@ interface Retry {
     timer?: TimerHandle;
 }
 
+/**
+ * The connector of the chosen client library. Only that library is loaded, on the first connect: dbus-next and its
+ * dependencies take about 45 ms to load in the broker, which a user of the wire client need not wait for.
+ */
+function connectorFor(client: DbusBridgeOptions['client'], reportWireProblem: (problem: string) => void): Connector {
+    if (client === 'wire')
+        return async (address, timeoutMs) => (await import('./wire/client')).nativeConnector(reportWireProblem)(address, timeoutMs);
+    return async (address, timeoutMs) => (await import('./dbus-next-client')).dbusNextConnector(address, timeoutMs);
+}
+
 export class DbusBridge {
     readonly cache: ItemCache;
     private readonly registry = new NameRegistry();
@@ -95,7 +103,7 @@ export class DbusBridge {
         connector?: Connector,
     ) {
         this.problems = new ProblemLog(log);
-        this.connector = connector ?? (options.client === 'wire' ? nativeConnector((problem) => this.problems.report(`wire:${problem}`, problem)) : dbusNextConnector);
+        this.connector = connector ?? connectorFor(options.client, (problem) => this.problems.report(`wire:${problem}`, problem));
         this.cache = new ItemCache(undefined, (message) => this.problems.report(`cache:${message}`, message));
         this.connectDelayMs = options.reconnect.initialMs;
         this.resetDiscovered();
