@@ -4,7 +4,7 @@ import { Logger } from '../../ts/log';
 import { AuthResult, LogLevel } from '../../ts/native/binding';
 import type { LoginAnswer } from '../../ts/native/broker';
 import { Broker } from '../../ts/native/broker';
-import { FrameBatch } from '../../ts/native/frames';
+import { encodeFrame, FrameBatch } from '../../ts/native/frames';
 import { brokerLogSink } from '../../ts/native/log-sink';
 import { FakeBinding } from '../fakes/fake-binding';
 import { FakeTimers } from '../fakes/fake-timers';
@@ -210,5 +210,14 @@ describe('Broker facade', () => {
         assert.equal(batch.count, 0);
         assert.equal(broker.publishBatch(batch), 0, 'an empty batch makes no call');
         assert.equal(binding.frames.length, 1);
+    });
+
+    it('sends frames built earlier as they are, and nothing for no frames', () => {
+        const { binding, broker } = setup();
+        const joined = Buffer.concat([encodeFrame('a', '1'), encodeFrame('b', '2', 0, true)]);
+        assert.equal(broker.publishFrames(joined), 2);
+        assert.deepEqual(binding.frames, [Uint8Array.from(joined)]);
+        assert.equal(broker.publishFrames(Buffer.alloc(0)), 0);
+        assert.equal(binding.frames.length, 1, 'no call for no frames');
     });
 });

@@ -92,6 +92,11 @@ export class Broker {
         return this.binding.publishFrames(batch.take());
     }
 
+    /** Publishes frames built earlier (encodeFrame, or several of them joined) in one native call. */
+    publishFrames(frames: Uint8Array): number {
+        return frames.byteLength === 0 ? 0 : this.binding.publishFrames(frames);
+    }
+
     /** Tells the broker this side is ready: it opens its listeners (FlashMQ >= 1.26). */
     ready(): void {
         this.binding.ready();
