@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 
-import { encodeFrame, FrameBatch } from '../../ts/native/frames';
+import { encodeFrame, encodeFrameWithTopic, FrameBatch } from '../../ts/native/frames';
 
 describe('publish frames', () => {
     const table: Array<[string, string, string | Uint8Array, 0 | 1 | 2, boolean, string]> = [
@@ -15,6 +15,11 @@ describe('publish frames', () => {
         it(`encodes ${name}`, () => {
             assert.equal(encodeFrame(topic, payload, qos, retain).toString('hex'), hex.replace(/ /g, ''));
         });
+        if (typeof payload === 'string') {
+            it(`encodes ${name} with a topic encoded earlier`, () => {
+                assert.equal(encodeFrameWithTopic(Buffer.from(topic), payload, qos, retain).toString('hex'), hex.replace(/ /g, ''));
+            });
+        }
     }
 
     it('concatenates a batch and resets it', () => {

@@ -10,7 +10,7 @@ import type { CacheEvent, CachedItem, ItemCache, ServiceState } from '../dbus/ca
 import type { Logger } from '../log';
 import { describeError } from '../log';
 import type { Broker } from '../native/broker';
-import { encodeFrame, FrameBatch } from '../native/frames';
+import { encodeFrameWithTopic, FrameBatch } from '../native/frames';
 import { completionPayload, isBlocked, isRetained, itemPayload } from './payloads';
 import { notificationTopic, portalTopic } from './topics';
 
@@ -32,6 +32,8 @@ export interface PublisherDeps {
 interface Frame {
     version: number;
     frame: Buffer;
+    /** The topic's UTF-8 bytes, encoded once per item. */
+    topic: Buffer;
 }
 
 export class VenusPublisher {
@@ -66,17 +68,22 @@ export class VenusPublisher {
         const cached = this.frames.get(item);
         if (cached && cached.version === item.version)
             return cached.frame;
-        const topic = notificationTopic(this.options.portalId, service.type, service.instance, item.path);
+        const topic = cached?.topic ?? Buffer.from(notificationTopic(this.options.portalId, service.type, service.instance, item.path));
         let payload: string;
         try {
             payload = itemPayload(service.type, item);
         } catch (err) {
             // Cannot happen with values from the bus, but a bad item must not stop the others (spec §12 Q2).
-            this.log.error(`cannot build the payload of '${topic}': ${describeError(err)}; publishing it as null`);
+            this.log.error(`cannot build the payload of '${topic.toString()}': ${describeError(err)}; publishing it as null`);
             payload = '{"value":null}';
         }
-        const frame = encodeFrame(topic, payload, 0, isRetained(service.type, item.path));
-        this.frames.set(item, { version: item.version, frame });
+        const frame = encodeFrameWithTopic(topic, payload, 0, isRetained(service.type, item.path));
+        if (cached) {
+            cached.version = item.version;
+            cached.frame = frame;
+        } else {
+            this.frames.set(item, { version: item.version, frame, topic });
+        }
         return frame;
     }
 

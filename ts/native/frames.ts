@@ -23,6 +23,18 @@ export function encodeFrame(topic: string, payload: string | Uint8Array, qos: 0 
     return frame;
 }
 
+/** A frame whose topic was encoded earlier (a cached item's topic never changes; its payload does). */
+export function encodeFrameWithTopic(topic: Uint8Array, payload: string, qos: 0 | 1 | 2 = 0, retain = false): Buffer {
+    const payloadLength = Buffer.byteLength(payload);
+    const frame = Buffer.allocUnsafe(HEADER + topic.byteLength + payloadLength);
+    frame[0] = flags(qos, retain);
+    frame.writeUInt32LE(topic.byteLength, 1);
+    frame.set(topic, 5);
+    frame.writeUInt32LE(payloadLength, 5 + topic.byteLength);
+    frame.write(payload, HEADER + topic.byteLength, 'utf8');
+    return frame;
+}
+
 /** Collects frames for one publishFrames call, written straight into one growing buffer. */
 export class FrameBatch {
     private buffer: Buffer;
