@@ -5,12 +5,13 @@ import type { CachedItem } from '../dbus/cache';
 import type { VeValue } from '../dbus/values';
 import { formatJson } from '../util/json-format';
 
-const MASKED = new Set(['settings /Settings/Ble/Service/Pincode', 'settings /Settings/Services/AccessPointPassword']);
-const BLOCKED = new Set(['vebus /Interfaces/Mk2/Tunnel', 'paygo /LVD/Threshold']);
+// Path -> service type; looked up by path first, so the check on every item of a full publish builds no string.
+const MASKED = new Map([['/Settings/Ble/Service/Pincode', 'settings'], ['/Settings/Services/AccessPointPassword', 'settings']]);
+const BLOCKED = new Map([['/Interfaces/Mk2/Tunnel', 'vebus'], ['/LVD/Threshold', 'paygo']]);
 
 /** Never published: not on change, not in a full publish, not on a read, not when the service goes. */
 export function isBlocked(type: string, path: string): boolean {
-    return BLOCKED.has(`${type} ${path}`);
+    return BLOCKED.get(path) === type;
 }
 
 /** The one retained notification: N/<id>/system/<instance>/Serial. */
@@ -19,7 +20,7 @@ export function isRetained(type: string, path: string): boolean {
 }
 
 function masked(type: string, path: string, value: VeValue): VeValue {
-    return typeof value === 'string' && MASKED.has(`${type} ${path}`) ? '******' : value;
+    return typeof value === 'string' && MASKED.get(path) === type ? '******' : value;
 }
 
 export function itemPayload(type: string, item: Pick<CachedItem, 'path' | 'value' | 'min' | 'max'>): string {
