@@ -3,8 +3,9 @@
 // lose a bit, so it reads like the paper. Too slow for the plugin (BigInt arithmetic costs a runtime call per
 // operation: a few µs per double), fine for tests and the benchmark.
 
+import { cachedPowerIndex, cachedPowers } from '../../ts/util/grisu2-powers';
+
 const MASK64 = (1n << 64n) - 1n;
-const ALPHA = -60; // the target range of binary exponents is [-60, -32]
 
 interface DiyFp {
     f: bigint;
@@ -30,56 +31,8 @@ function normalizeTo(x: DiyFp, e: number): DiyFp {
     return { f: (x.f << BigInt(x.e - e)) & MASK64, e };
 }
 
-// 10^k as normalised 64-bit significands (rounded to nearest), for k = -300, -292, ..., 340.
-interface CachedPower {
-    f: bigint;
-    e: number;
-    k: number;
-}
-
-const MIN_DEC_EXP = -300;
-const DEC_STEP = 8;
-
-function bitLength(n: bigint): number {
-    return n.toString(2).length;
-}
-
-function roundedDiv(a: bigint, b: bigint): bigint {
-    return (2n * a + b) / (2n * b);
-}
-
-const cachedPowers: CachedPower[] = (() => {
-    const out: CachedPower[] = [];
-    for (let k = MIN_DEC_EXP; k <= 340; k += DEC_STEP) {
-        let f: bigint;
-        let e: number;
-        if (k >= 0) {
-            const p = 10n ** BigInt(k);
-            const shift = bitLength(p) - 64;
-            f = shift > 0 ? roundedDiv(p, 1n << BigInt(shift)) : p << BigInt(-shift);
-            e = shift;
-        } else {
-            const d = 10n ** BigInt(-k);
-            // f = 2^s / 10^-k with 64 significant bits
-            const s = 63 + bitLength(d);
-            f = roundedDiv(1n << BigInt(s), d);
-            e = -s;
-        }
-        if (bitLength(f) > 64) { // rounding carried into a 65th bit
-            f >>= 1n;
-            e++;
-        }
-        out.push({ f, e, k });
-    }
-    return out;
-})();
-
-function cachedPowerFor(e: number): CachedPower {
-    // The power whose binary exponent brings e + c.e + 64 into [ALPHA, GAMMA].
-    const f = ALPHA - e - 1;
-    const k = Math.trunc((f * 78913) / (1 << 18)) + (f > 0 ? 1 : 0); // C integer division truncates
-    const index = Math.floor((-MIN_DEC_EXP + k + (DEC_STEP - 1)) / DEC_STEP);
-    return cachedPowers[index]!;
+function cachedPowerFor(e: number): { f: bigint; e: number; k: number } {
+    return cachedPowers[cachedPowerIndex(e)]!;
 }
 
 const view = new DataView(new ArrayBuffer(8));

@@ -10,9 +10,10 @@
 // runtime call per operation, a few µs per double on every published change; it is kept in
 // test/reference/grisu2-bigint.ts, and the tests check this one against it digit for digit.
 
+import { cachedPowerIndex, cachedPowers } from './grisu2-powers';
+
 const TWO16 = 65536;
 const TWO32 = 4294967296;
-const ALPHA = -60; // the target range of binary exponents is [-60, -32]
 
 // The 64-bit helpers return their result in R (hi, lo): a typed array, so neither a result object nor a boxed
 // number (a closure variable holding a double would be one) is allocated on the hot path.
@@ -100,50 +101,11 @@ function leadingZeros(hi: number, lo: number): number {
     return hi !== 0 ? Math.clz32(hi) : 32 + Math.clz32(lo);
 }
 
-// 10^k as normalised 64-bit significands (rounded to nearest), for k = -300, -292, ..., 340; computed once at load.
-interface CachedPower {
-    hi: number;
-    lo: number;
-    e: number;
-    k: number;
-}
+// The cached powers with their significands split in words, once.
+const powers = cachedPowers.map((p) => ({ hi: Number(p.f >> 32n), lo: Number(p.f & 0xffffffffn), e: p.e, k: p.k }));
 
-const MIN_DEC_EXP = -300;
-const DEC_STEP = 8;
-
-const cachedPowers: CachedPower[] = (() => {
-    const bitLength = (n: bigint): number => n.toString(2).length;
-    const roundedDiv = (a: bigint, b: bigint): bigint => (2n * a + b) / (2n * b);
-    const out: CachedPower[] = [];
-    for (let k = MIN_DEC_EXP; k <= 340; k += DEC_STEP) {
-        let f: bigint;
-        let e: number;
-        if (k >= 0) {
-            const p = 10n ** BigInt(k);
-            const shift = bitLength(p) - 64;
-            f = shift > 0 ? roundedDiv(p, 1n << BigInt(shift)) : p << BigInt(-shift);
-            e = shift;
-        } else {
-            const d = 10n ** BigInt(-k);
-            const s = 63 + bitLength(d); // f = 2^s / 10^-k with 64 significant bits
-            f = roundedDiv(1n << BigInt(s), d);
-            e = -s;
-        }
-        if (bitLength(f) > 64) { // rounding carried into a 65th bit
-            f >>= 1n;
-            e++;
-        }
-        out.push({ hi: Number(f >> 32n), lo: Number(f & 0xffffffffn), e, k });
-    }
-    return out;
-})();
-
-function cachedPowerFor(e: number): CachedPower {
-    // The power whose binary exponent brings e + c.e + 64 into [ALPHA, GAMMA].
-    const f = ALPHA - e - 1;
-    const k = Math.trunc((f * 78913) / (1 << 18)) + (f > 0 ? 1 : 0); // C integer division truncates
-    const index = Math.floor((-MIN_DEC_EXP + k + (DEC_STEP - 1)) / DEC_STEP);
-    return cachedPowers[index]!;
+function cachedPowerFor(e: number): { hi: number; lo: number; e: number; k: number } {
+    return powers[cachedPowerIndex(e)]!;
 }
 
 /**
