@@ -252,6 +252,9 @@ describeWithBroker('the plugin end to end on a simulated GX device', function ()
             await inbox.waitFor(`${N}/solarcharger/279/Dc/0/Current`);
             await inbox.waitFor(`${N}/solarcharger/279/Dc/0/Voltage`);
             inbox.clear();
+            await client.publishAsync(`R/${PORTAL_ID}/solarcharger/279/Dc/`, ''); // the same sub-tree, with a trailing slash
+            await inbox.waitFor(`${N}/solarcharger/279/Dc/0/Current`);
+            inbox.clear();
             await client.publishAsync(`R/${PORTAL_ID}/tank/21/`, '');
             await sleep(500);
             assert.equal(new Set(inbox.messages.filter((m) => m.topic.startsWith(`${N}/tank/21/`)).map((m) => m.topic)).size, 30);

@@ -153,6 +153,14 @@ describe('the Venus MQTT API', () => {
         publish(api, 'R/abc123/solarcharger/277/');
         await flush();
         assert.equal(sent(binding).length, 3);
+        binding.clear();
+        publish(api, 'R/abc123/solarcharger/277/Dc/'); // one trailing slash names the sub-tree (the original refuses it)
+        await flush();
+        assert.deepEqual(sent(binding).map((m) => m.topic), ['N/abc123/solarcharger/277/Dc/0/Voltage']);
+        binding.clear();
+        publish(api, 'R/abc123/solarcharger/277/Dc//');
+        await flush();
+        assert.deepEqual(sent(binding), [], 'two slashes are not a path');
     });
 
     it('writes with the D-Bus type the JSON token says, and only to cached items', async () => {

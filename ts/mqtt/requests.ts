@@ -129,8 +129,14 @@ export class RequestHandler {
         }
     }
 
-    private findService(message: ClientPublish): { service: ServiceState; path: string } | undefined {
+    /**
+     * The service and D-Bus path a request names. A read may end in one slash (`.../Settings/Gui/`): it names the
+     * sub-tree, as the same read without it does (the original refuses such a path as an invalid object path).
+     */
+    private findService(message: ClientPublish, forRead: boolean): { service: ServiceState; path: string } | undefined {
         const address = itemAddress(message.topic);
+        if (forRead && !('problem' in address) && address.path.length > 1 && address.path.endsWith('/'))
+            address.path = address.path.slice(0, -1);
         if ('problem' in address) {
             this.note(message, 'error', address.problem);
             this.reply(message, { success: false, error: address.problem });
@@ -164,7 +170,7 @@ export class RequestHandler {
             this.readGui(message);
             return;
         }
-        const found = this.findService(message);
+        const found = this.findService(message, true);
         if (!found)
             return;
         const { service, path } = found;
@@ -208,7 +214,7 @@ export class RequestHandler {
             this.reply(message, { success: false, error: why });
             return;
         }
-        const found = this.findService(message);
+        const found = this.findService(message, false);
         if (!found)
             return;
         const { service, path } = found;
