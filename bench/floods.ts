@@ -2,7 +2,7 @@
 // bct recording: the broker's CPU and a well-behaved client's keep-alive latency (to its own completion echo), p50
 // and p99, one keep-alive every 400 ms (below the 3 republishes a second); with no flood first, as the reference.
 //
-//   npm run bench:floods [-- --seconds 5]
+//   npm run bench:floods [-- --seconds 5] [--only <part of a flood's name>]
 import * as fs from 'node:fs';
 
 import type { MqttClient } from 'mqtt';
@@ -17,6 +17,7 @@ function arg(name: string, fallback: number): number {
 }
 
 const SECONDS = arg('seconds', 5);
+const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 
 function cpuMs(pid: number): number {
     const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
@@ -108,7 +109,7 @@ async function main(): Promise<void> {
     console.log(`# Floods from one greedy client, bct recording, ${SECONDS} s each, ${new Date().toISOString()}`);
     console.log('\n| flood | greedy publishes per second | broker CPU | polite keep-alive p50 / p99 (ms) | polite keep-alives unanswered in 5 s |');
     console.log('|---|---|---|---|---|');
-    for (const flood of floods)
+    for (const flood of floods.filter((f) => ONLY === undefined || f.name === 'none (reference)' || f.name.includes(ONLY)))
         console.log(await run(flood));
 }
 

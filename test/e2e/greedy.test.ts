@@ -83,13 +83,14 @@ describeWithBroker('greedy clients (end to end)', function () {
             console.log(`      (flood of ${sent} keep-alives; polite p50 ${percentile(latencies, 0.5)} ms, max ${Math.max(...latencies)} ms; ${republishes} republishes in ${seconds.toFixed(1)} s)`);
         });
 
-        it('keeps answering a polite read while another client floods reads of a whole service, and refuses beyond its queue', async () => {
+        it('keeps answering a polite read while another client floods reads of a whole service, slows it to its budget of items, and refuses beyond its queue', async () => {
             const flooder = await connect(gx.port, { clientId: 'read-flooder' });
             const polite = await connect(gx.port, { clientId: 'read-polite' });
             clients.push(flooder, polite);
             const floodReplies = await Inbox.subscribe(flooder, 'reply/flood');
             const politeIn = await Inbox.subscribe(polite, 'reply/polite');
             // 3,000 reads of the whole settings service (about 300 items each) at once, as MQTT 5 requests.
+            const floodStart = Date.now();
             for (let sent = 0; sent < 3000; sent += 500) {
                 await Promise.all(Array.from({ length: 500 }, () =>
                     flooder.publishAsync(`R/${PORTAL_ID}/settings/0/`, '', { properties: { responseTopic: 'reply/flood' } })));
@@ -102,14 +103,19 @@ describeWithBroker('greedy clients (end to end)', function () {
             assert.ok(politeMs < 2000, `the polite read took ${politeMs} ms`);
             // Every flood request is answered: served, or refused at once because its queue was full.
             await floodReplies.waitFor(() => floodReplies.messages.length >= 3000, 60_000);
-            const replies = floodReplies.messages.map((m) => JSON.parse(m.payload.toString()) as { success: boolean; error?: string });
+            const floodSeconds = (Date.now() - floodStart) / 1000;
+            const replies = floodReplies.messages.map((m) => JSON.parse(m.payload.toString()) as { success: boolean; error?: string; published?: number });
+            // The served reads published no more than the client's budget of items allows (default: 20,000 ahead,
+            // 5,000 a second), give or take the reads in flight when it ran out (8 at most, charged when done).
+            const items = replies.reduce((sum, r) => sum + (r.published ?? 0), 0);
+            assert.ok(items <= 20_000 + 5000 * floodSeconds + 8 * 400, `${items} items read in ${floodSeconds.toFixed(1)} s`);
             const refused = replies.filter((r) => !r.success);
             assert.ok(refused.length > 0 && refused.every((r) => /too many requests waiting/.test(r.error ?? '')), JSON.stringify(refused.slice(0, 2)));
             assert.ok(replies.some((r) => r.success));
             assert.ok(gx.broker.running);
             const lines = gx.broker.log().split('\n').filter((l) => /read-flooder/.test(l));
             assert.ok(lines.length < 100, `${lines.length} log lines about the flooder`);
-            console.log(`      (polite read answered in ${politeMs} ms; ${replies.length - refused.length} flood reads served, ${refused.length} refused; ${lines.length} log lines)`);
+            console.log(`      (polite read answered in ${politeMs} ms; ${replies.length - refused.length} flood reads served (${items} items in ${floodSeconds.toFixed(1)} s), ${refused.length} refused; ${lines.length} log lines)`);
         });
     });
 

@@ -4,6 +4,7 @@ import { strict as assert } from 'node:assert';
 import { Logger } from '../../ts/log';
 import { RequestQueue } from '../../ts/mqtt/request-queue';
 import { ClientLog } from '../../ts/util/client-log';
+import { FakeTimers } from '../fakes/fake-timers';
 
 interface Gate {
     promise: Promise<void>;
@@ -74,6 +75,49 @@ describe('the request queue', () => {
         await flush();
         assert.ok(ran);
         assert.equal(q.active, 0);
+    });
+
+    it('holds back a client whose reads spent its budget of items until it refills, serving the others meanwhile', async () => {
+        const timers = new FakeTimers();
+        const q = new RequestQueue({ concurrency: 4, perClient: 10, total: 100, itemsPerSecond: 1000, itemsBurst: 2000 }, timers);
+        const order: string[] = [];
+        const read = (client: string, items: number) => (): Promise<void> => {
+            order.push(client);
+            q.charge(client, items);
+            return Promise.resolve();
+        };
+        // A big read within the burst: the next one goes at once.
+        assert.ok(q.submit('greedy', read('greedy', 1500)));
+        await flush();
+        assert.ok(q.submit('greedy', read('greedy', 1500)));
+        await flush();
+        assert.deepEqual(order, ['greedy', 'greedy']);
+        // Now 1000 items in debt: its next read waits (1001 items at 1000/s: 1001 ms); another client's does not.
+        assert.ok(q.submit('greedy', read('greedy', 10)));
+        assert.ok(q.submit('polite', read('polite', 10)));
+        await flush();
+        assert.deepEqual(order, ['greedy', 'greedy', 'polite']);
+        assert.equal(q.queued, 1);
+        timers.advance(1000);
+        await flush();
+        assert.equal(q.queued, 1, 'still in debt after 1000 ms');
+        timers.advance(1);
+        await flush();
+        assert.deepEqual(order, ['greedy', 'greedy', 'polite', 'greedy']);
+        assert.equal(q.queued, 0);
+        assert.ok(q.stats.heldBack > 0);
+    });
+
+    it('forgets the budget of a client once it has refilled', () => {
+        const timers = new FakeTimers();
+        const q = new RequestQueue({ itemsPerSecond: 1000, itemsBurst: 2000 }, timers);
+        q.charge('a', 2500);
+        assert.equal(q.submit('a', () => Promise.resolve()), true);
+        assert.equal(q.queued, 1, 'waits while in debt');
+        timers.advance(3000);
+        assert.equal(q.queued, 0);
+        assert.equal(q.submit('a', () => Promise.resolve()), true);
+        assert.equal(q.queued, 0);
     });
 
     it('drops what waits on clear()', () => {

@@ -2,29 +2,55 @@
 // at most `concurrency` run at once; the rest wait in one queue per client, and a free slot goes to the clients in
 // turn, so a client that floods requests waits behind its own requests only. A client may have `perClient` waiting,
 // all clients together `total`; beyond that a request is refused at once (the caller says so to the client).
+//
+// Each client also has a budget of published items (a token bucket: `itemsPerSecond`, up to `itemsBurst` ahead).
+// What a request published is charged when it is done (a read of a whole service costs its hundreds of items); a
+// client whose budget is spent waits for its next slot until the budget has refilled. A client that reads whole
+// services in a loop is slowed to the budget's rate instead of keeping the broker busy; an occasional big read, or
+// the reads of a client starting up, are not slowed at all.
+
+import type { TimerHandle, Timers } from '../util/timers';
+import { realTimers } from '../util/timers';
 
 export interface RequestQueueLimits {
     concurrency: number;
     perClient: number;
     total: number;
+    /** The rate at which a client's budget of published items refills. */
+    itemsPerSecond: number;
+    /** The most a client's budget holds. */
+    itemsBurst: number;
 }
 
-export const defaultRequestQueueLimits: Readonly<RequestQueueLimits> = { concurrency: 8, perClient: 64, total: 1024 };
+export const defaultRequestQueueLimits: Readonly<RequestQueueLimits> = {
+    concurrency: 8, perClient: 64, total: 1024, itemsPerSecond: 5000, itemsBurst: 20_000,
+};
 
 export type Task = () => Promise<unknown>;
+
+interface Budget {
+    level: number;
+    at: number;
+}
 
 export class RequestQueue {
     private running = 0;
     private waiting = 0;
     /** Per client, its waiting tasks; the map's order is the turn order (a served client moves to the back). */
     private readonly queues = new Map<string, Task[]>();
-    readonly stats = { run: 0, refused: 0, maxWaiting: 0 };
+    /** Clients that spent part of their budget; one that has refilled completely is forgotten. */
+    private readonly budgets = new Map<string, Budget>();
+    private wakeUp: TimerHandle | undefined;
+    private readonly limits: RequestQueueLimits;
+    readonly stats = { run: 0, refused: 0, maxWaiting: 0, heldBack: 0 };
 
-    constructor(private readonly limits: RequestQueueLimits = defaultRequestQueueLimits) {}
+    constructor(limits: Partial<RequestQueueLimits> = {}, private readonly timers: Timers = realTimers) {
+        this.limits = { ...defaultRequestQueueLimits, ...limits };
+    }
 
     /** Runs `task` now or later; false when it is refused because the queues are full. */
     submit(clientId: string, task: Task): boolean {
-        if (this.running < this.limits.concurrency && this.waiting === 0) {
+        if (this.running < this.limits.concurrency && this.waiting === 0 && this.waitMs(clientId) === 0) {
             this.start(task);
             return true;
         }
@@ -39,7 +65,19 @@ export class RequestQueue {
             this.queues.set(clientId, [task]);
         this.waiting++;
         this.stats.maxWaiting = Math.max(this.stats.maxWaiting, this.waiting);
+        this.next();
         return true;
+    }
+
+    /** Charges a client's budget with the items one of its requests published. */
+    charge(clientId: string, items: number): void {
+        if (!(items > 0))
+            return;
+        const budget = this.refilled(clientId);
+        budget.level -= items;
+        this.budgets.set(clientId, budget);
+        if (this.budgets.size > 1024)
+            this.forgetRefilled();
     }
 
     /** Requests waiting (not running). */
@@ -55,6 +93,38 @@ export class RequestQueue {
     clear(): void {
         this.queues.clear();
         this.waiting = 0;
+        if (this.wakeUp !== undefined) {
+            this.timers.clearTimeout(this.wakeUp);
+            this.wakeUp = undefined;
+        }
+    }
+
+    /** The client's budget as of now. */
+    private refilled(clientId: string): Budget {
+        const now = this.timers.now();
+        const budget = this.budgets.get(clientId);
+        if (!budget)
+            return { level: this.limits.itemsBurst, at: now };
+        budget.level = Math.min(this.limits.itemsBurst, budget.level + ((now - budget.at) * this.limits.itemsPerSecond) / 1000);
+        budget.at = now;
+        return budget;
+    }
+
+    /** How long the client must wait before its budget allows another request (0: it may go now). */
+    private waitMs(clientId: string): number {
+        if (!this.budgets.has(clientId))
+            return 0;
+        const budget = this.refilled(clientId);
+        if (budget.level >= this.limits.itemsBurst) {
+            this.budgets.delete(clientId);
+            return 0;
+        }
+        return budget.level > 0 ? 0 : Math.ceil(((1 - budget.level) * 1000) / this.limits.itemsPerSecond);
+    }
+
+    private forgetRefilled(): void {
+        for (const clientId of [...this.budgets.keys()])
+            this.waitMs(clientId); // deletes the budgets that are full again
     }
 
     private start(task: Task): void {
@@ -75,15 +145,38 @@ export class RequestQueue {
         }
     }
 
+    /** Gives free slots to waiting clients in turn, skipping those whose budget is spent. */
     private next(): void {
+        let soonest = Infinity;
+        let heldBack = false;
         while (this.running < this.limits.concurrency && this.waiting > 0) {
-            const [clientId, queue] = this.queues.entries().next().value as [string, Task[]];
+            let chosen: [string, Task[]] | undefined;
+            for (const entry of this.queues) {
+                const wait = this.waitMs(entry[0]);
+                if (wait === 0) {
+                    chosen = entry;
+                    break;
+                }
+                soonest = Math.min(soonest, wait);
+                heldBack = true;
+            }
+            if (!chosen)
+                break;
+            const [clientId, queue] = chosen;
             const task = queue.shift()!;
             this.waiting--;
             this.queues.delete(clientId);
             if (queue.length > 0)
                 this.queues.set(clientId, queue); // to the back of the turn order
             this.start(task);
+        }
+        if (heldBack)
+            this.stats.heldBack++;
+        if (this.waiting > 0 && soonest < Infinity && this.running < this.limits.concurrency && this.wakeUp === undefined) {
+            this.wakeUp = this.timers.setTimeout(() => {
+                this.wakeUp = undefined;
+                this.next();
+            }, soonest);
         }
     }
 }

@@ -5,7 +5,8 @@
 // Every error is one log line (a client flooding bad requests gets a few, then a count) and nothing else. Beyond the
 // original, an MQTT 5 request that carries a response topic gets one reply there: {"success":true,...} or
 // {"success":false,"error":"..."}, with its correlation data; and the requests that cost a D-Bus call or a file read
-// go through a bounded queue that serves clients in turn (request-queue.ts), so none can starve the others.
+// go through a bounded queue that serves clients in turn (request-queue.ts), so none can starve the others, and that
+// slows a client whose reads publish more than its budget of items.
 
 import type { DbusBridge } from '../dbus/bridge';
 import type { ServiceState } from '../dbus/cache';
@@ -175,7 +176,10 @@ export class RequestHandler {
             return;
         const { service, path } = found;
         this.enqueue(message, 'the read', () => this.bridge.read(service.name, path).then(
-            (items) => this.reply(message, { success: true, published: items.length }),
+            (items) => {
+                this.queue.charge(message.clientId, items.length);
+                this.reply(message, { success: true, published: items.length });
+            },
             (err: unknown) => {
                 const error = `reading '${path}' of '${service.name}' failed: ${describeError(err)}`;
                 this.note(message, 'error', `'${message.topic}': ${error}`);
@@ -191,7 +195,10 @@ export class RequestHandler {
         }
         const gui = this.gui;
         this.enqueue(message, 'the read', () => gui.read(message.topic).then(
-            (published) => this.reply(message, { success: true, published }),
+            (published) => {
+                this.queue.charge(message.clientId, published);
+                this.reply(message, { success: true, published });
+            },
             (err: unknown) => {
                 const error = `GUI customizations: ${describeError(err).replace(/^\w*Error: /, '')}`;
                 this.note(message, 'error', `'${message.topic}': ${error}`);

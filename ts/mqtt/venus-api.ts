@@ -8,6 +8,7 @@ import type { Broker, ClientPublish, PublishAnswer } from '../native/broker';
 import type { Timers } from '../util/timers';
 import { GuiCustomizations } from './gui-customizations';
 import { VenusPublisher } from './publisher';
+import { RequestQueue } from './request-queue';
 import { RequestHandler } from './requests';
 
 export interface VenusApiOptions {
@@ -49,7 +50,7 @@ export class VenusApi {
         }, timers, { ...defaultKeepAliveLimits, aliveMs: options.keepaliveTimeoutMs ?? defaultKeepAliveLimits.aliveMs });
         alive = () => this.keepAlive.alive;
         this.requests = new RequestHandler(options.portalId, broker, bridge, this.keepAlive, log.child('request'),
-            { ...(this.gui ? { gui: this.gui } : {}), now: () => timers.now() });
+            { ...(this.gui ? { gui: this.gui } : {}), now: () => timers.now(), queue: new RequestQueue({}, timers) });
     }
 
     /** The client publishes the broker hands to TypeScript. Of N/ only this device's own: for other portal ids the
