@@ -108,6 +108,34 @@ describe('the request queue', () => {
         assert.ok(q.stats.heldBack > 0);
     });
 
+    it('holds back everyone while the common budget is spent, still serving clients in turn', async () => {
+        const timers = new FakeTimers();
+        const q = new RequestQueue({ concurrency: 4, perClient: 10, total: 100, itemsPerSecond: 1000, itemsBurst: 2000,
+            totalItemsPerSecond: 1000, totalItemsBurst: 3000 }, timers);
+        const order: string[] = [];
+        const read = (client: string, items: number) => (): Promise<void> => {
+            order.push(client);
+            q.charge(client, items);
+            return Promise.resolve();
+        };
+        q.submit('a', read('a', 1900));
+        q.submit('b', read('b', 1900)); // each within its own budget, together 800 over the common one
+        await flush();
+        q.submit('c', read('c', 10));
+        q.submit('a', read('a', 10));
+        await flush();
+        assert.deepEqual(order, ['a', 'b'], 'a fresh client waits too');
+        timers.advance(801); // the common budget is positive again; a and b are still within their own
+        await flush();
+        assert.deepEqual(order, ['a', 'b', 'c']);
+        timers.advance(5); // c's 10 items put the common budget 9 in debt again
+        await flush();
+        assert.deepEqual(order, ['a', 'b', 'c']);
+        timers.advance(5);
+        await flush();
+        assert.deepEqual(order, ['a', 'b', 'c', 'a']);
+    });
+
     it('forgets the budget of a client once it has refilled', () => {
         const timers = new FakeTimers();
         const q = new RequestQueue({ itemsPerSecond: 1000, itemsBurst: 2000 }, timers);

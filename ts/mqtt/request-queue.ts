@@ -3,11 +3,13 @@
 // turn, so a client that floods requests waits behind its own requests only. A client may have `perClient` waiting,
 // all clients together `total`; beyond that a request is refused at once (the caller says so to the client).
 //
-// Each client also has a budget of published items (a token bucket: `itemsPerSecond`, up to `itemsBurst` ahead).
-// What a request published is charged when it is done (a read of a whole service costs its hundreds of items); a
-// client whose budget is spent waits for its next slot until the budget has refilled. A client that reads whole
-// services in a loop is slowed to the budget's rate instead of keeping the broker busy; an occasional big read, or
-// the reads of a client starting up, are not slowed at all.
+// Each client also has a budget of published items (a token bucket: `itemsPerSecond`, up to `itemsBurst` ahead),
+// and all clients together one of `totalItemsPerSecond` (up to `totalItemsBurst`). What a request published is
+// charged to both when it is done (a read of a whole service costs its hundreds of items); a client whose budget is
+// spent waits for its next slot until the budget has refilled, and while the common budget is spent everyone's
+// requests wait, still served in turn. A client that reads whole services in a loop is slowed to the budget's rate
+// instead of keeping the broker busy, and so are many such clients together; an occasional big read, or the reads
+// of a client starting up, are not slowed at all.
 
 import type { TimerHandle, Timers } from '../util/timers';
 import { realTimers } from '../util/timers';
@@ -20,11 +22,18 @@ export interface RequestQueueLimits {
     itemsPerSecond: number;
     /** The most a client's budget holds. */
     itemsBurst: number;
+    /** The rate at which the budget of all clients together refills. */
+    totalItemsPerSecond: number;
+    /** The most the budget of all clients together holds. */
+    totalItemsBurst: number;
 }
 
 export const defaultRequestQueueLimits: Readonly<RequestQueueLimits> = {
-    concurrency: 8, perClient: 64, total: 1024, itemsPerSecond: 5000, itemsBurst: 20_000,
+    concurrency: 8, perClient: 64, total: 1024, itemsPerSecond: 5000, itemsBurst: 20_000, totalItemsPerSecond: 20_000, totalItemsBurst: 60_000,
 };
+
+/** The key of the common budget in the budget map: no client id can be it (MQTT strings never hold U+0000). */
+const ALL_CLIENTS = '\u0000all clients';
 
 export type Task = () => Promise<unknown>;
 
@@ -69,13 +78,15 @@ export class RequestQueue {
         return true;
     }
 
-    /** Charges a client's budget with the items one of its requests published. */
+    /** Charges a client's budget, and the common one, with the items one of its requests published. */
     charge(clientId: string, items: number): void {
         if (!(items > 0))
             return;
-        const budget = this.refilled(clientId);
-        budget.level -= items;
-        this.budgets.set(clientId, budget);
+        for (const key of [clientId, ALL_CLIENTS]) {
+            const budget = this.refilled(key);
+            budget.level -= items;
+            this.budgets.set(key, budget);
+        }
         if (this.budgets.size > 1024)
             this.forgetRefilled();
     }
@@ -99,32 +110,45 @@ export class RequestQueue {
         }
     }
 
-    /** The client's budget as of now. */
-    private refilled(clientId: string): Budget {
+    private rateOf(key: string): { perSecond: number; burst: number } {
+        return key === ALL_CLIENTS
+            ? { perSecond: this.limits.totalItemsPerSecond, burst: this.limits.totalItemsBurst }
+            : { perSecond: this.limits.itemsPerSecond, burst: this.limits.itemsBurst };
+    }
+
+    /** A budget (a client's, or the common one) as of now. */
+    private refilled(key: string): Budget {
         const now = this.timers.now();
-        const budget = this.budgets.get(clientId);
+        const { perSecond, burst } = this.rateOf(key);
+        const budget = this.budgets.get(key);
         if (!budget)
-            return { level: this.limits.itemsBurst, at: now };
-        budget.level = Math.min(this.limits.itemsBurst, budget.level + ((now - budget.at) * this.limits.itemsPerSecond) / 1000);
+            return { level: burst, at: now };
+        budget.level = Math.min(burst, budget.level + ((now - budget.at) * perSecond) / 1000);
         budget.at = now;
         return budget;
     }
 
-    /** How long the client must wait before its budget allows another request (0: it may go now). */
-    private waitMs(clientId: string): number {
-        if (!this.budgets.has(clientId))
+    /** How long a budget must refill before it allows another request (0: now); a full one is forgotten. */
+    private budgetWaitMs(key: string): number {
+        if (!this.budgets.has(key))
             return 0;
-        const budget = this.refilled(clientId);
-        if (budget.level >= this.limits.itemsBurst) {
-            this.budgets.delete(clientId);
+        const { perSecond, burst } = this.rateOf(key);
+        const budget = this.refilled(key);
+        if (budget.level >= burst) {
+            this.budgets.delete(key);
             return 0;
         }
-        return budget.level > 0 ? 0 : Math.ceil(((1 - budget.level) * 1000) / this.limits.itemsPerSecond);
+        return budget.level > 0 ? 0 : Math.ceil(((1 - budget.level) * 1000) / perSecond);
+    }
+
+    /** How long the client must wait before its budget and the common one allow another request (0: now). */
+    private waitMs(clientId: string): number {
+        return Math.max(this.budgetWaitMs(clientId), this.budgetWaitMs(ALL_CLIENTS));
     }
 
     private forgetRefilled(): void {
-        for (const clientId of [...this.budgets.keys()])
-            this.waitMs(clientId); // deletes the budgets that are full again
+        for (const key of [...this.budgets.keys()])
+            this.budgetWaitMs(key); // deletes the budgets that are full again
     }
 
     private start(task: Task): void {
