@@ -15,17 +15,13 @@ import { nativeConnector } from '../ts/dbus/wire/client';
 import { Logger } from '../ts/log';
 import { realTimers } from '../ts/util/timers';
 import { startDbusDaemon } from '../test/helpers/dbus-daemon';
+import { numberOption } from './args';
 
-function arg(name: string, fallback: number): number {
-    const i = process.argv.indexOf(`--${name}`);
-    return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
-
-const SERVICES = arg('services', 100);
-const PATHS = arg('paths', 500);
-const CHURN = arg('churn', 2000);
-const SECONDS = arg('seconds', 10);
-const ROUNDS = arg('rounds', 3);
+const SERVICES = numberOption('services', 100);
+const PATHS = numberOption('paths', 500);
+const CHURN = numberOption('churn', 2000);
+const SECONDS = numberOption('seconds', 10);
+const ROUNDS = numberOption('rounds', 3);
 const cli = path.resolve(__dirname, '../ts/sim/cli.js');
 const quiet = new Logger({ write: () => undefined }, 'bench');
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -10,14 +10,10 @@ import type { MqttClient } from 'mqtt';
 import { flashmqBinary, sleep } from '../test/helpers/flashmq';
 import { closeAll, connect, Inbox } from '../test/helpers/mqtt';
 import { PORTAL_ID, startGx } from '../test/helpers/venus';
+import { numberOption, option } from './args';
 
-function arg(name: string, fallback: number): number {
-    const i = process.argv.indexOf(`--${name}`);
-    return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
-
-const SECONDS = arg('seconds', 5);
-const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+const SECONDS = numberOption('seconds', 5);
+const ONLY = option('only');
 
 function cpuMs(pid: number): number {
     const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');

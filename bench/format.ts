@@ -7,12 +7,9 @@
 // replaced, and JavaScript's own String(x), on float32 readings and on arbitrary doubles.
 import { grisu2 } from '../ts/util/grisu2';
 import { grisu2BigInt } from '../test/reference/grisu2-bigint';
+import { numberOption } from './args';
 
-function arg(name: string, fallback: number): number {
-    const i = process.argv.indexOf(`--${name}`);
-    return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
-const VALUES = arg('values', 200_000);
+const VALUES = numberOption('values', 200_000);
 
 function samples(kind: 'float32' | 'double'): number[] {
     let seed = 4242;

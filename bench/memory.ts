@@ -11,11 +11,7 @@ import { flashmqBinary, sleep } from '../test/helpers/flashmq';
 import { closeAll, connect, Inbox } from '../test/helpers/mqtt';
 import type { SimulatedGx } from '../test/helpers/venus';
 import { PORTAL_ID, startGx } from '../test/helpers/venus';
-
-function option(name: string): string | undefined {
-    const i = process.argv.indexOf(`--${name}`);
-    return i >= 0 ? process.argv[i + 1] : undefined;
-}
+import { option } from './args';
 
 const LIMIT = Number(option('limit') ?? 150_000_000);
 

@@ -15,18 +15,14 @@ import type { BrokerOptions } from '../test/helpers/flashmq';
 import { flashmqBinary, sleep, startBroker } from '../test/helpers/flashmq';
 import { closeAll, connect } from '../test/helpers/mqtt';
 import { addSetting, startGx } from '../test/helpers/venus';
+import { numberOption } from './args';
 
 const BCRYPT_HALLO = '$2b$04$.Wd.v7vwGPp6SJaFaJOGj.zySh7yPfMeHI4dGE/LWPBkV7izPZjVm';
 
-function arg(name: string, fallback: number): number {
-    const i = process.argv.indexOf(`--${name}`);
-    return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
-
-const MESSAGES = arg('messages', 50_000);
-const SUBSCRIBERS = arg('subscribers', 10);
-const SECONDS = arg('seconds', 10);
-const ROUNDS = arg('rounds', 3);
+const MESSAGES = numberOption('messages', 50_000);
+const SUBSCRIBERS = numberOption('subscribers', 10);
+const SECONDS = numberOption('seconds', 10);
+const ROUNDS = numberOption('rounds', 3);
 
 function cpuMs(pid: number): number {
     const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');

@@ -12,14 +12,10 @@ import * as fs from 'node:fs';
 import type { BrokerOptions, RunningBroker } from '../test/helpers/flashmq';
 import { flashmqBinary, pluginPath, sleep, startBroker } from '../test/helpers/flashmq';
 import { closeAll, connect, Inbox } from '../test/helpers/mqtt';
+import { numberOption } from './args';
 
-function arg(name: string, fallback: number): number {
-    const i = process.argv.indexOf(`--${name}`);
-    return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
-
-const MESSAGES = arg('messages', 100_000);
-const ROUNDS = arg('rounds', 3);
+const MESSAGES = numberOption('messages', 100_000);
+const ROUNDS = numberOption('rounds', 3);
 
 function procStatus(pid: number): { rssMb: number; vmMb: number; threads: number } {
     const text = fs.readFileSync(`/proc/${pid}/status`, 'utf8');

@@ -14,11 +14,7 @@ import type { Message } from 'dbus-next';
 
 import { call, connectClient, SignalRecorder, sleep, startDbusDaemon } from '../test/helpers/dbus-daemon';
 import { Simulator } from '../ts/sim/index';
-
-function arg(name: string, fallback: string): string {
-    const i = process.argv.indexOf(`--${name}`);
-    return i >= 0 ? process.argv[i + 1] ?? fallback : fallback;
-}
+import { numberOption, option } from './args';
 
 function cpuMs(pid: number): number {
     const fields = (fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
@@ -94,10 +90,10 @@ class Consumer {
 }
 
 async function main(): Promise<void> {
-    const services = Number(arg('services', '100'));
-    const paths = Number(arg('paths', '500'));
-    const churns = arg('churn', '1000,5000').split(',').map(Number);
-    const seconds = Number(arg('seconds', '10'));
+    const services = numberOption('services', 100);
+    const paths = numberOption('paths', 500);
+    const churns = (option('churn') ?? '1000,5000').split(',').map(Number);
+    const seconds = numberOption('seconds', 10);
     const daemon = await startDbusDaemon();
     console.log(`\n## Simulator, scale ${services} x ${paths} (${services * paths} items), ${seconds} s per churn rate`);
     try {

@@ -23,14 +23,11 @@ import type { RunningBroker } from '../test/helpers/flashmq';
 import { canConnect, flashmqBinary, pluginPath, sleep, startBroker } from '../test/helpers/flashmq';
 import { closeAll, connect } from '../test/helpers/mqtt';
 import { recordingsDir } from '../test/helpers/venus';
+import { flag, option } from './args';
 
-function option(name: string): string | undefined {
-    const i = process.argv.indexOf(`--${name}`);
-    return i >= 0 ? process.argv[i + 1] : undefined;
-}
 const ROUNDS = Number(option('rounds') ?? 5);
 const COMPARE = option('compare');
-const SKIP_SCALE = process.argv.includes('--skip-scale');
+const SKIP_SCALE = flag('skip-scale');
 const UNIQUE_ID_FILE = '/data/venus/unique-id';
 
 interface Plugin {
