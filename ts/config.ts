@@ -34,6 +34,10 @@ export interface Settings {
     dbusClient: DbusClientKind;
     /** The original's option: true stops the plugin from asking venus-platform to register with VRM. */
     skipBrokerRegistration: boolean;
+    /** A client's reads may publish this many items a second (and four times as many ahead). */
+    readItemsPerSecond: number;
+    /** All clients' reads together may publish this many items a second (and three times as many ahead). */
+    allReadItemsPerSecond: number;
 }
 
 export const defaultSettings: Readonly<Settings> = {
@@ -51,6 +55,8 @@ export const defaultSettings: Readonly<Settings> = {
     appsDir: '/data/apps/enabled',
     localNetworks: parseNetworks(defaultLocalNetworks),
     skipBrokerRegistration: false,
+    readItemsPerSecond: 5000,
+    allReadItemsPerSecond: 20_000,
 };
 
 /** Options the C++ shim reads itself (native/plugin.cc); known here so they are not reported as unknown. */
@@ -119,6 +125,8 @@ const spec: Spec = {
     appsDir: { option: 'apps_dir', parse: text },
     localNetworks: { option: 'local_networks', parse: networks },
     skipBrokerRegistration: { option: 'skip_broker_registration', parse: boolean },
+    readItemsPerSecond: { option: 'read_items_per_second', parse: integer(100, 100_000_000) },
+    allReadItemsPerSecond: { option: 'all_read_items_per_second', parse: integer(100, 100_000_000) },
 };
 
 export interface ParsedOptions {

@@ -39,6 +39,7 @@ export function startPlugin(binding: FlashmqBinding, timers: Timers = realTimers
     const settings = parsed.settings;
     const api = new VenusApi({
         portalId, chunkBytes: settings.fullPublishChunkBytes, keepaliveTimeoutMs: settings.keepaliveTimeoutMs, appsDir: settings.appsDir,
+        readItemsPerSecond: settings.readItemsPerSecond, allReadItemsPerSecond: settings.allReadItemsPerSecond,
     }, broker, bridge, timers, log);
     const security = new Security({
         portalId, tokensFile: settings.tokensFile, passwordFile: settings.passwordFile, localNetworks: settings.localNetworks,

@@ -19,6 +19,8 @@ describe('plugin options', () => {
         [{ dbus_client: 'wire' }, { dbusClient: 'wire' }, []],
         [{ dbus_client: 'dbus-next' }, { dbusClient: 'dbus-next' }, []],
         [{ dbus_client: 'libdbus' }, {}, [/plugin_opt_dbus_client: 'libdbus' is not a D-Bus client/]],
+        [{ read_items_per_second: '1000', all_read_items_per_second: '100000' }, { readItemsPerSecond: 1000, allReadItemsPerSecond: 100_000 }, []],
+        [{ read_items_per_second: '0' }, {}, [/plugin_opt_read_items_per_second: 0 is outside 100\.\.100000000; using 5000/]],
         [{ colour: 'blue' }, {}, [/plugin_opt_colour is not an option of this plugin; ignored/]],
         [{ debug: 'x', login_timeout_ms: 'y' }, {}, [/login_timeout_ms/, /debug/]],
     ];

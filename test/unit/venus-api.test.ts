@@ -5,6 +5,7 @@ import { DbusBridge, defaultBridgeOptions } from '../../ts/dbus/bridge';
 import { Logger } from '../../ts/log';
 import { Broker } from '../../ts/native/broker';
 import type { ClientPublish } from '../../ts/native/broker';
+import type { VenusApiOptions } from '../../ts/mqtt/venus-api';
 import { VenusApi } from '../../ts/mqtt/venus-api';
 import type { FakeService, FakeVariant } from '../fakes/fake-bus';
 import { FakeBus } from '../fakes/fake-bus';
@@ -49,7 +50,7 @@ function sent(binding: FakeBinding): Sent[] {
     return out;
 }
 
-async function setup(): Promise<{ bus: FakeBus; timers: FakeTimers; binding: FakeBinding; api: VenusApi; bridge: DbusBridge; mppt: FakeService; settings: FakeService; logs: string[] }> {
+async function setup(extra: Partial<VenusApiOptions> = {}): Promise<{ bus: FakeBus; timers: FakeTimers; binding: FakeBinding; api: VenusApi; bridge: DbusBridge; mppt: FakeService; settings: FakeService; logs: string[] }> {
     const timers = new FakeTimers();
     const bus = new FakeBus(timers);
     const logs: string[] = [];
@@ -62,7 +63,7 @@ async function setup(): Promise<{ bus: FakeBus; timers: FakeTimers; binding: Fak
     const settings = bus.add('com.victronenergy.settings', { '/Settings/Services/AccessPointPassword': v('s', 'secret'), '/Settings/Gui/Brightness': v('i', 5) });
     bus.add('com.victronenergy.vebus.ttyS4', { '/DeviceInstance': v('i', 276), '/Interfaces/Mk2/Tunnel': v('i', 1), '/Mode': v('u', 3) });
     const bridge = new DbusBridge({ ...defaultBridgeOptions, address: 'fake' }, log, timers, bus.connector);
-    const api = new VenusApi({ portalId: 'abc123', chunkBytes: 100 }, broker, bridge, timers, log, () => 1700000000.5);
+    const api = new VenusApi({ portalId: 'abc123', chunkBytes: 100, ...extra }, broker, bridge, timers, log, () => 1700000000.5);
     bridge.start();
     await bridge.whenDiscovered();
     return { bus, timers, binding, api, bridge, mppt, settings, logs };
@@ -161,6 +162,22 @@ describe('the Venus MQTT API', () => {
         publish(api, 'R/abc123/solarcharger/277/Dc//');
         await flush();
         assert.deepEqual(sent(binding), [], 'two slashes are not a path');
+    });
+
+    it('holds a client\'s reads back once they published its budget of items (plugin_opt_read_items_per_second)', async () => {
+        const { binding, api, timers } = await setup({ readItemsPerSecond: 1 }); // 4 items ahead, then 1 a second
+        binding.clear();
+        publish(api, 'R/abc123/solarcharger/277/'); // the whole service: 3 items
+        await flush();
+        publish(api, 'R/abc123/solarcharger/277/'); // 3 more: 2 in debt
+        await flush();
+        assert.equal(sent(binding).length, 6);
+        publish(api, 'R/abc123/solarcharger/277/Dc');
+        await flush();
+        assert.equal(sent(binding).length, 6, 'held back while in debt');
+        timers.advance(3000);
+        await flush();
+        assert.equal(sent(binding).length, 7);
     });
 
     it('writes with the D-Bus type the JSON token says, and only to cached items', async () => {

@@ -8,6 +8,7 @@ import type { Broker, ClientPublish, PublishAnswer } from '../native/broker';
 import type { Timers } from '../util/timers';
 import { GuiCustomizations } from './gui-customizations';
 import { VenusPublisher } from './publisher';
+import type { RequestQueueLimits } from './request-queue';
 import { RequestQueue } from './request-queue';
 import { RequestHandler } from './requests';
 
@@ -15,6 +16,10 @@ export interface VenusApiOptions {
     portalId: string;
     chunkBytes: number;
     keepaliveTimeoutMs?: number;
+    /** A client's budget of items its reads publish, per second; 4× as many ahead. */
+    readItemsPerSecond?: number;
+    /** The budget of all clients together, per second; 3× as many ahead. */
+    allReadItemsPerSecond?: number;
     /** Where GUI apps are (/data/apps/enabled); none: no GUI customizations. */
     appsDir?: string;
 }
@@ -50,7 +55,7 @@ export class VenusApi {
         }, timers, { ...defaultKeepAliveLimits, aliveMs: options.keepaliveTimeoutMs ?? defaultKeepAliveLimits.aliveMs });
         alive = () => this.keepAlive.alive;
         this.requests = new RequestHandler(options.portalId, broker, bridge, this.keepAlive, log.child('request'),
-            { ...(this.gui ? { gui: this.gui } : {}), now: () => timers.now(), queue: new RequestQueue({}, timers) });
+            { ...(this.gui ? { gui: this.gui } : {}), now: () => timers.now(), queue: new RequestQueue(readBudget(options), timers) });
     }
 
     /** The client publishes the broker hands to TypeScript. Of N/ only this device's own: for other portal ids the
@@ -77,4 +82,18 @@ export class VenusApi {
         this.keepAlive.stop();
         this.requests.queue.clear();
     }
+}
+
+/** The request queue's item budgets from the options (the queue's defaults where none is given). */
+function readBudget(options: VenusApiOptions): Partial<RequestQueueLimits> {
+    const limits: Partial<RequestQueueLimits> = {};
+    if (options.readItemsPerSecond !== undefined) {
+        limits.itemsPerSecond = options.readItemsPerSecond;
+        limits.itemsBurst = 4 * options.readItemsPerSecond;
+    }
+    if (options.allReadItemsPerSecond !== undefined) {
+        limits.totalItemsPerSecond = options.allReadItemsPerSecond;
+        limits.totalItemsBurst = 3 * options.allReadItemsPerSecond;
+    }
+    return limits;
 }
