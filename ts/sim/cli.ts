@@ -235,8 +235,6 @@ async function main(argv: string[]): Promise<number> {
         await daemon?.stop();
         return 1;
     }
-    print(`ready in ${Date.now() - started} ms: ${sim.serviceNames.length} services, ${sim.itemCount()} items on ${address}`);
-
     let stopping: Promise<void> | undefined;
     const stop = (why: string): Promise<void> => {
         stopping ??= (async () => {
@@ -255,6 +253,8 @@ async function main(argv: string[]): Promise<number> {
         };
         process.once('SIGINT', () => finish('SIGINT'));
         process.once('SIGTERM', () => finish('SIGTERM'));
+        // Ready only now: whoever waits for this line may signal us at once.
+        print(`ready in ${Date.now() - started} ms: ${sim.serviceNames.length} services, ${sim.itemCount()} items on ${address}`);
         const input = readline.createInterface({ input: process.stdin, terminal: false });
         let queue = Promise.resolve();
         input.on('line', (line) => {
