@@ -136,6 +136,22 @@ describe('the request queue', () => {
         assert.deepEqual(order, ['a', 'b', 'c', 'a']);
     });
 
+    it('wakes up for the client that may go first, not only for the one that was held back first', async () => {
+        const timers = new FakeTimers();
+        const q = new RequestQueue({ concurrency: 2, itemsPerSecond: 1000, itemsBurst: 1000 }, timers);
+        const order: string[] = [];
+        q.charge('deep', 5999); // 5 s to go
+        q.submit('deep', () => { order.push('deep'); return Promise.resolve(); });
+        q.charge('shallow', 1009); // 10 ms to go
+        q.submit('shallow', () => { order.push('shallow'); return Promise.resolve(); });
+        timers.advance(10);
+        await flush();
+        assert.deepEqual(order, ['shallow']);
+        timers.advance(5000);
+        await flush();
+        assert.deepEqual(order, ['shallow', 'deep']);
+    });
+
     it('forgets the budget of a client once it has refilled', () => {
         const timers = new FakeTimers();
         const q = new RequestQueue({ itemsPerSecond: 1000, itemsBurst: 2000 }, timers);

@@ -50,6 +50,7 @@ export class RequestQueue {
     /** Clients that spent part of their budget; one that has refilled completely is forgotten. */
     private readonly budgets = new Map<string, Budget>();
     private wakeUp: TimerHandle | undefined;
+    private wakeUpAt = 0;
     private readonly limits: RequestQueueLimits;
     readonly stats = { run: 0, refused: 0, maxWaiting: 0, heldBack: 0 };
 
@@ -196,7 +197,13 @@ export class RequestQueue {
         }
         if (heldBack)
             this.stats.heldBack++;
-        if (this.waiting > 0 && soonest < Infinity && this.running < this.limits.concurrency && this.wakeUp === undefined) {
+        if (this.waiting > 0 && soonest < Infinity && this.running < this.limits.concurrency) {
+            const at = this.timers.now() + soonest;
+            if (this.wakeUp !== undefined && this.wakeUpAt <= at)
+                return; // the pending wake-up comes first
+            if (this.wakeUp !== undefined)
+                this.timers.clearTimeout(this.wakeUp);
+            this.wakeUpAt = at;
             this.wakeUp = this.timers.setTimeout(() => {
                 this.wakeUp = undefined;
                 this.next();
