@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <sys/un.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <unordered_map>
@@ -29,6 +30,9 @@ thread_local BindingHost *tlsHost = nullptr;
 constexpr size_t kMaxLogMessage = 16 * 1024;
 constexpr size_t kMaxTopicLength = 65535;
 constexpr size_t kMaxPendingLogins = 10000;
+// A forwarded publish's payload is copied to JavaScript up to this many bytes plus one: every handler refuses a
+// payload over 1 MiB, and the one byte more tells it the payload was longer, without copying megabytes first.
+constexpr size_t kMaxForwardedPayload = 1024 * 1024;
 
 void logLine(int level, const std::string &message)
 {
@@ -314,7 +318,8 @@ public:
             }
             Napi::Value v = handlers_.publish.MakeCallback(
                 env_.Global(), {Napi::String::New(env_, r.clientId), Napi::String::New(env_, r.username), Napi::String::New(env_, r.topic),
-                                Napi::Buffer<char>::Copy(env_, r.payload.data(), r.payload.size()), Napi::Number::New(env_, r.qos),
+                                Napi::Buffer<char>::Copy(env_, r.payload.data(), std::min(r.payload.size(), kMaxForwardedPayload + 1)),
+                                Napi::Number::New(env_, r.qos),
                                 Napi::Boolean::New(env_, r.retain), props});
             return publishResultFrom(v, r.topic);
         }

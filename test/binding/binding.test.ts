@@ -254,6 +254,15 @@ describe('native binding (test addon with a fake broker)', () => {
             assert.deepEqual(seen[1], ['c', 'u', 'W/1/b', Buffer.from('x'), 0, false, undefined]);
         });
 
+        it('copies at most 1 MiB and one byte of a payload, so a handler sees it was longer without a copy of it all', () => {
+            const seen: Buffer[] = [];
+            addon.setHandlers({ publish: (_c, _u, _t, payload) => { seen.push(payload); return true; } });
+            const big = Buffer.alloc(3 * 1024 * 1024, 0x61);
+            assert.equal(t.publish('c', 'u', 'W/1/a', big, 0, false), AuthResult.success);
+            assert.equal(t.publish('c', 'u', 'W/1/b', big.subarray(0, 1024 * 1024), 0, false), AuthResult.success);
+            assert.deepEqual(seen.map((b) => b.length), [1024 * 1024 + 1, 1024 * 1024]);
+        });
+
         const answers: Array<[unknown, number]> = [
             [undefined, AuthResult.success], [true, AuthResult.success], [false, AuthResult.aclDenied],
             [AuthResult.successButDropPublish, AuthResult.successButDropPublish], [AuthResult.async, AuthResult.aclDenied],

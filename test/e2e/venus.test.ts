@@ -287,6 +287,25 @@ describeWithBroker('the plugin end to end on a simulated GX device', function ()
             assert.deepEqual(writes.map((w) => w.value), table.map(([, , v]) => v));
         });
 
+        it('refuses a write of megabytes without copying it whole, and still routes it to subscribers', async () => {
+            const watcher = await connect(gx.port);
+            try {
+                const routed = await Inbox.subscribe(watcher, `W/${PORTAL_ID}/#`);
+                const before = gx.sim.writes.length;
+                const logBefore = gx.broker.log().length;
+                const huge = `{"value":"${'a'.repeat(3 * 1024 * 1024)}"}`; // valid JSON, 3 MiB
+                await client.publishAsync(`W/${PORTAL_ID}/settings/0/Settings/Gui/Brightness`, huge);
+                const m = await routed.waitFor(() => true, 10_000);
+                assert.equal(m.payload.length, huge.length, 'routed whole');
+                await sleep(300);
+                assert.equal(gx.sim.writes.length, before);
+                assert.match(gx.broker.log().slice(logBefore), /refusing the write to .*larger than/);
+                assert.ok(gx.broker.running);
+            } finally {
+                await closeAll(watcher);
+            }
+        });
+
         it('refuses bad writes with one log line each, and writes nothing', async () => {
             const before = gx.sim.writes.length;
             const logBefore = gx.broker.log().length;

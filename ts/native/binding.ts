@@ -60,7 +60,10 @@ export interface AlterPublishChange {
     retain?: boolean;
 }
 
-/** The handlers as the binding calls them: positional arguments, cheap to marshal. */
+/**
+ * The handlers as the binding calls them: positional arguments, cheap to marshal. A publish's payload is a copy of
+ * at most 1 MiB and one byte: a longer payload arrives cut there (every handler refuses payloads over 1 MiB).
+ */
 export interface NativeHandlers {
     login?: ((authId: number, clientId: string, username: string, password: string, address: string,
         userProperties: UserProperties | undefined) => boolean | number) | null;
