@@ -39,10 +39,10 @@ const loads: Load[] = [
     { name: '50,000 items', scale: { services: 100, paths: 500 } },
 ];
 
-function status(pid: number): { rss: number; hwm: number; size: number; threads: number } {
+function status(pid: number): { rss: number; anon: number; hwm: number; size: number; threads: number } {
     const text = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
     const kb = (key: string): number => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(text)?.[1] ?? NaN);
-    return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024, size: kb('VmSize') / 1024, threads: kb('Threads') };
+    return { rss: kb('VmRSS') / 1024, anon: kb('RssAnon') / 1024, hwm: kb('VmHWM') / 1024, size: kb('VmSize') / 1024, threads: kb('Threads') };
 }
 
 /** A keep-alive answered with its full publish: the load the plugin carries on a device in use. */
@@ -73,7 +73,7 @@ async function measure(config: Configuration, load: Load, wrapper?: string[]): P
         const s = status(gx.broker.proc.pid!);
         if (wrapper)
             return 'runs';
-        return `${s.rss.toFixed(0)} / ${s.hwm.toFixed(0)} / ${s.size.toFixed(0)} (${s.threads})`;
+        return `${s.rss.toFixed(0)} (${s.anon.toFixed(0)}) / ${s.hwm.toFixed(0)} / ${s.size.toFixed(0)} (${s.threads})`;
     } catch (err) {
         if (wrapper)
             return `fails: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 80)}`;
@@ -89,7 +89,7 @@ async function main(): Promise<void> {
         return;
     }
     console.log(`# Memory of the broker with the plugin, ${new Date().toISOString()}, ${process.arch}`);
-    console.log('\nRSS / peak RSS / VmSize in MiB (threads), after a full publish:\n');
+    console.log('\nRSS (of it anonymous, the rest is mapped files: mostly libnode\'s code) / peak RSS / VmSize in MiB (threads), after a full publish:\n');
     console.log(`| configuration | ${loads.map((l) => l.name).join(' | ')} | under prlimit --as=${LIMIT} (bct) |`);
     console.log(`|---|${loads.map(() => '---|').join('')}---|`);
     for (const config of configurations) {

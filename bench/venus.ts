@@ -275,9 +275,11 @@ async function writeRoundTrip(gx: Gx, id: string): Promise<number> {
     return median(times);
 }
 
-function rssMb(broker: RunningBroker): number {
+/** RSS in MB, with its private (anonymous) and file-backed parts: the latter is mostly shared library code. */
+function rss(broker: RunningBroker): string {
     const status = fs.readFileSync(`/proc/${broker.proc.pid!}/status`, 'utf8');
-    return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
+    const mb = (field: string): string => (Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN) / 1024).toFixed(1);
+    return `${mb('VmRSS')} (${mb('RssAnon')} + ${mb('RssFile')})`;
 }
 
 interface Row {
@@ -322,7 +324,7 @@ async function main(): Promise<void> {
         put('most changes delivered per second (simulator, bus, broker and client share the cores)', plugin.label,
             `${(most.perSecond / 1000).toFixed(1)} k (${most.received}/${most.sent})`);
         put('write round trip W/ -> N/, median (ms)', plugin.label, (await writeRoundTrip(gx, id)).toFixed(2));
-        put('bct: broker RSS after the load (MB)', plugin.label, rssMb(gx.broker).toFixed(1));
+        put('bct: broker RSS after the load, MB (anonymous + file-backed)', plugin.label, rss(gx.broker));
         await stopGx(gx);
 
         if (!SKIP_SCALE) {
@@ -330,7 +332,7 @@ async function main(): Promise<void> {
             put('50,000 items: start-up (ms)', plugin.label, `${big.startMs.toFixed(0)} (${big.startupTopics} topics)`);
             const fpBig = await fullPublishTimes(big, id);
             put('50,000 items: keep-alive to full_publish_completed, median (ms)', plugin.label, `${fpBig.ms.toFixed(1)} (${fpBig.messages} messages)`);
-            put('50,000 items: broker RSS (MB)', plugin.label, rssMb(big.broker).toFixed(1));
+            put('50,000 items: broker RSS, MB (anonymous + file-backed)', plugin.label, rss(big.broker));
             await stopGx(big);
         }
     }
