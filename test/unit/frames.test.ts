@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 
-import { encodeFrame, encodeFrameWithTopic, FrameBatch } from '../../ts/native/frames';
+import { encodeFrame, encodeFrameWithTopic, FrameBatch, frameTopic } from '../../ts/native/frames';
 
 describe('publish frames', () => {
     const table: Array<[string, string, string | Uint8Array, 0 | 1 | 2, boolean, string]> = [
@@ -21,6 +21,11 @@ describe('publish frames', () => {
             });
         }
     }
+
+    it('finds the topic bytes of a frame', () => {
+        assert.equal(frameTopic(encodeFrame('N/é/x', '{"value":1}', 1, true)).toString(), 'N/é/x');
+        assert.equal(frameTopic(encodeFrame('t', '')).toString(), 't');
+    });
 
     it('concatenates a batch and resets it', () => {
         const batch = new FrameBatch().add('a', '1').addFrame(encodeFrame('b', '2', 0, true));

@@ -10,7 +10,7 @@ import type { CacheEvent, CachedItem, ItemCache, ServiceState } from '../dbus/ca
 import type { Logger } from '../log';
 import { describeError } from '../log';
 import type { Broker } from '../native/broker';
-import { encodeFrameWithTopic, FrameBatch } from '../native/frames';
+import { encodeFrameWithTopic, FrameBatch, frameTopic } from '../native/frames';
 import { completionPayload, isBlocked, isRetained, itemPayload } from './payloads';
 import { notificationTopic, portalTopic } from './topics';
 
@@ -31,9 +31,8 @@ export interface PublisherDeps {
 
 interface Frame {
     version: number;
+    /** Its topic's bytes are reused for the next frame of the item: a topic is encoded once. */
     frame: Buffer;
-    /** The topic's UTF-8 bytes, encoded once per item. */
-    topic: Buffer;
 }
 
 export class VenusPublisher {
@@ -68,7 +67,7 @@ export class VenusPublisher {
         const cached = this.frames.get(item);
         if (cached && cached.version === item.version)
             return cached.frame;
-        const topic = cached?.topic ?? Buffer.from(notificationTopic(this.options.portalId, service.type, service.instance, item.path));
+        const topic = cached ? frameTopic(cached.frame) : Buffer.from(notificationTopic(this.options.portalId, service.type, service.instance, item.path));
         let payload: string;
         try {
             payload = itemPayload(service.type, item);
@@ -82,7 +81,7 @@ export class VenusPublisher {
             cached.version = item.version;
             cached.frame = frame;
         } else {
-            this.frames.set(item, { version: item.version, frame, topic });
+            this.frames.set(item, { version: item.version, frame });
         }
         return frame;
     }

@@ -35,6 +35,11 @@ export function encodeFrameWithTopic(topic: Uint8Array, payload: string, qos: 0 
     return frame;
 }
 
+/** The topic bytes of a frame (a view into it). */
+export function frameTopic(frame: Buffer): Buffer {
+    return frame.subarray(5, 5 + frame.readUInt32LE(1));
+}
+
 /** Collects frames for one publishFrames call, written straight into one growing buffer. */
 export class FrameBatch {
     private buffer: Buffer;
