@@ -222,6 +222,7 @@ public:
             InstanceMethod("disconnectClient", &Binding::DisconnectClient),
             InstanceMethod("ready", &Binding::Ready),
             InstanceMethod("shutdownDone", &Binding::ShutdownDone),
+            InstanceMethod("reduceMemory", &Binding::ReduceMemory),
             InstanceMethod("options", &Binding::Options),
             InstanceMethod("capabilities", &Binding::Capabilities),
             InstanceMethod("stats", &Binding::Stats),
@@ -992,6 +993,14 @@ private:
     {
         shutdownFinished_ = true;
         host(info).shutdownDone();
+        return info.Env().Undefined();
+    }
+
+    // reduceMemory(): V8 collects everything it can and shrinks its young generation (a full collection: for quiet
+    // moments, e.g. once the first scan is done).
+    Napi::Value ReduceMemory(const Napi::CallbackInfo &info)
+    {
+        host(info).reduceMemory();
         return info.Env().Undefined();
     }
 

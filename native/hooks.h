@@ -95,6 +95,8 @@ public:
     virtual const fmq::PluginOptions &options() const = 0;
     virtual void ready() = 0;
     virtual void shutdownDone() = 0;
+    // Asks V8 to give back what it can (full collections, the young generation shrunk): for quiet moments.
+    virtual void reduceMemory() = 0;
 };
 
 // The host of the binding that is created on this thread. Set by the host before JavaScript asks for the

@@ -251,6 +251,12 @@ NodeEnvironment::~NodeEnvironment()
     setup_.reset();
 }
 
+void NodeEnvironment::reduceMemory()
+{
+    if (isolate_)
+        isolate_->LowMemoryNotification();
+}
+
 void NodeEnvironment::emitExit()
 {
     if (exitEmitted_ || exitRequested_ || !setup_)

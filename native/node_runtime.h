@@ -69,6 +69,9 @@ public:
     // Runs the JavaScript 'exit' event; called once before the environment is freed.
     void emitExit();
 
+    // Full garbage collections that also shrink the young generation (V8's low-memory notification).
+    void reduceMemory();
+
 private:
     NodeEnvironment() = default;
     void runLoopOnce();

@@ -212,6 +212,12 @@ void Plugin::signalReady(const char *why)
     flashmq_signal_thread_ready();
 }
 
+void Plugin::reduceMemory()
+{
+    if (env_)
+        env_->reduceMemory();
+}
+
 void Plugin::ready()
 {
     if (readinessDeferred_ && !readySignalled_)

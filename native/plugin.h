@@ -60,6 +60,7 @@ public:
     const fmq::PluginOptions &options() const override { return options_; }
     void ready() override;
     void shutdownDone() override { shutdownDone_ = true; }
+    void reduceMemory() override;
 
 private:
     Plugin() = default;

@@ -22,6 +22,11 @@ export interface RunningPlugin {
     settings(): Settings;
 }
 
+/** How long after the first discovery the heap is trimmed. */
+const REDUCE_MEMORY_AFTER_MS = 3000;
+
+const mb = (bytes: number): string => (bytes / 1048576).toFixed(1);
+
 export function startPlugin(binding: FlashmqBinding, timers: Timers = realTimers): RunningPlugin {
     let parsed = parseOptions(binding.options());
     const log = new Logger(brokerLogSink(binding), 'dbus-flashmq', () => parsed.settings.debug);
@@ -84,6 +89,14 @@ export function startPlugin(binding: FlashmqBinding, timers: Timers = realTimers
         const s = bridge.stats();
         log.notice(`D-Bus discovery done in ${Math.round(timers.now() - started)} ms: ${s.services} services, ${s.items} items; ready`);
         broker.ready();
+        // The scan grew the heap's young generation to its largest (32 MiB on 64-bit); once the first clients are
+        // served, give that back: the steady state needs far less.
+        timers.setTimeout(() => {
+            const before = process.memoryUsage().rss;
+            const t0 = timers.now();
+            broker.reduceMemory();
+            log.info(`memory after start-up: RSS ${mb(before)} -> ${mb(process.memoryUsage().rss)} MB (${Math.round(timers.now() - t0)} ms)`);
+        }, REDUCE_MEMORY_AFTER_MS);
     });
     return { broker, bridge, api, log, settings: () => parsed.settings };
 }

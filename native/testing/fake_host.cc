@@ -69,12 +69,14 @@ public:
     const fmq::PluginOptions &options() const override { return opts; }
     void ready() override { readyCalls++; }
     void shutdownDone() override { shutdownDoneCalls++; }
+    void reduceMemory() override { reduceMemoryCalls++; }
 
     dfmq::HookTarget *target = nullptr;
     dfmq::HookRules hookRules;
     fmq::PluginOptions opts;
     int readyCalls = 0;
     int shutdownDoneCalls = 0;
+    int reduceMemoryCalls = 0;
 
     std::vector<Call> calls;
     std::map<uint32_t, Task> tasks;
@@ -479,6 +481,7 @@ Napi::Value Counters(const Napi::CallbackInfo &info)
     Napi::Object o = Napi::Object::New(info.Env());
     o.Set("ready", host().readyCalls);
     o.Set("shutdownDone", host().shutdownDoneCalls);
+    o.Set("reduceMemory", host().reduceMemoryCalls);
     o.Set("pendingTasks", static_cast<double>(host().tasks.size()));
     return o;
 }

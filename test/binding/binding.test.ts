@@ -32,7 +32,7 @@ interface Testing {
     reload(o: Record<string, string>): void;
     shutdown(): boolean;
     runTasks(): number;
-    counters(): { ready: number; shutdownDone: number; pendingTasks: number };
+    counters(): { ready: number; shutdownDone: number; reduceMemory: number; pendingTasks: number };
 }
 
 const addonPath = path.resolve(__dirname, '../../../build/Release/flashmq_binding_test.node');
@@ -459,6 +459,12 @@ describe('native binding (test addon with a fake broker)', () => {
             addon.setHandlers({ clientDisconnected: () => { throw new Error('x'); } });
             assert.doesNotThrow(() => t.clientDisconnected('c'));
             assert.match(calls('log')[0]!.message as string, /clientDisconnected handler failed/);
+        });
+
+        it('asks the host to give back memory', () => {
+            const before = t.counters().reduceMemory;
+            broker().reduceMemory();
+            assert.equal(t.counters().reduceMemory, before + 1);
         });
 
         it('reports shutdown done at once, or when the handler says so', async () => {

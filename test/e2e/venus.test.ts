@@ -287,6 +287,13 @@ describeWithBroker('the plugin end to end on a simulated GX device', function ()
             assert.deepEqual(writes.map((w) => w.value), table.map(([, , v]) => v));
         });
 
+        it('gives back the memory the start-up scan took, once, a few seconds after discovery', async () => {
+            const line = await gx.broker.waitForLog(/memory after start-up: RSS ([\d.]+) -> ([\d.]+) MB \((\d+) ms\)/, 10_000);
+            const [, before, after] = /RSS ([\d.]+) -> ([\d.]+) MB/.exec(line)!;
+            assert.ok(Number(after) <= Number(before) + 1, line);
+            assert.ok(gx.broker.running);
+        });
+
         it('refuses a write of megabytes without copying it whole, and still routes it to subscribers', async () => {
             const watcher = await connect(gx.port);
             try {

@@ -26,6 +26,7 @@ export class FakeBinding implements FlashmqBinding {
     disconnects: Array<[string, string, boolean, number]> = [];
     readyCalls = 0;
     shutdownDoneCalls = 0;
+    reduceMemoryCalls = 0;
     opts: Record<string, string> = {};
     caps: Capabilities = { pluginVersion: 4, delayedLoginAnswers: true, deferredReadiness: true };
 
@@ -80,6 +81,9 @@ export class FakeBinding implements FlashmqBinding {
     }
     shutdownDone(): void {
         this.shutdownDoneCalls++;
+    }
+    reduceMemory(): void {
+        this.reduceMemoryCalls++;
     }
     options(): Record<string, string> {
         return { ...this.opts };

@@ -119,6 +119,8 @@ export interface FlashmqBinding {
     disconnectClient(clientId: string, username: string, alsoSession: boolean, reasonCode: number): boolean;
     ready(): void;
     shutdownDone(): void;
+    /** V8 collects all it can and shrinks its young generation (a full collection: for quiet moments). */
+    reduceMemory(): void;
     options(): Record<string, string>;
     capabilities(): Capabilities;
     stats(): BindingStats;

@@ -97,6 +97,11 @@ export class Broker {
         return frames.byteLength === 0 ? 0 : this.binding.publishFrames(frames);
     }
 
+    /** Gives back the memory the JavaScript heap grew to and no longer uses (a full collection, some ms). */
+    reduceMemory(): void {
+        this.binding.reduceMemory();
+    }
+
     /** Tells the broker this side is ready: it opens its listeners (FlashMQ >= 1.26). */
     ready(): void {
         this.binding.ready();
