@@ -1,5 +1,7 @@
 // Wiring: builds the plugin's parts around the broker facade and runs their life cycle (start, reload, shutdown).
 
+import * as v8 from 'node:v8';
+
 import { parseOptions } from './config';
 import type { Settings } from './config';
 import { DbusBridge, defaultBridgeOptions } from './dbus/bridge';
@@ -11,6 +13,7 @@ import { Broker } from './native/broker';
 import { brokerLogSink } from './native/log-sink';
 import { readPortalId } from './portal-id';
 import { Security } from './security/security';
+import { MemoryTrim } from './util/memory-trim';
 import type { Timers } from './util/timers';
 import { realTimers } from './util/timers';
 
@@ -21,11 +24,6 @@ export interface RunningPlugin {
     readonly log: Logger;
     settings(): Settings;
 }
-
-/** How long after the first discovery the heap is trimmed. */
-const REDUCE_MEMORY_AFTER_MS = 3000;
-
-const mb = (bytes: number): string => (bytes / 1048576).toFixed(1);
 
 export function startPlugin(binding: FlashmqBinding, timers: Timers = realTimers): RunningPlugin {
     let parsed = parseOptions(binding.options());
@@ -73,6 +71,7 @@ export function startPlugin(binding: FlashmqBinding, timers: Timers = realTimers
             log.notice('configuration reloaded');
         },
         async shutdown() {
+            memoryTrim.stop();
             log.notice('stopping');
             api.stop();
             await security.stop();
@@ -85,18 +84,19 @@ export function startPlugin(binding: FlashmqBinding, timers: Timers = realTimers
     api.publisher.announce();
     bridge.start();
     const started = timers.now();
+    const memoryTrim = new MemoryTrim({
+        youngGenerationBytes: () => v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0,
+        rssBytes: () => process.memoryUsage.rss(),
+        reduce: () => broker.reduceMemory(),
+        log: (line) => log.info(line),
+    }, timers);
     void bridge.whenDiscovered().then(() => {
         const s = bridge.stats();
         log.notice(`D-Bus discovery done in ${Math.round(timers.now() - started)} ms: ${s.services} services, ${s.items} items; ready`);
         broker.ready();
-        // The scan grew the heap's young generation to its largest (32 MiB on 64-bit); once the first clients are
-        // served, give that back: the steady state needs far less.
-        timers.setTimeout(() => {
-            const before = process.memoryUsage().rss;
-            const t0 = timers.now();
-            broker.reduceMemory();
-            log.info(`memory after start-up: RSS ${mb(before)} -> ${mb(process.memoryUsage().rss)} MB (${Math.round(timers.now() - t0)} ms)`);
-        }, REDUCE_MEMORY_AFTER_MS);
+        // The scan grew the heap's young generation to its largest: give that back once the first clients are served,
+        // and later whenever a busy time left it big.
+        memoryTrim.start();
     });
     return { broker, bridge, api, log, settings: () => parsed.settings };
 }
