@@ -96,7 +96,6 @@ export class VenusPublisher {
         const step = (): void => {
             if (this.cache.get(service.name) !== service)
                 return;
-            // The cached frames go out as they are (one change: no copy at all), joined when there are several.
             const frames: Buffer[] = [];
             let bytes = 0;
             const alive = force || this.deps.alive();
@@ -120,6 +119,7 @@ export class VenusPublisher {
         step();
     }
 
+    /** Cached frames in one native call: as they are when there is one, joined when there are several. */
     private publishFrames(frames: Buffer[], bytes: number): void {
         if (frames.length === 0)
             return;
@@ -161,9 +161,10 @@ export class VenusPublisher {
         let serviceIndex = 0;
         let items: IterableIterator<CachedItem> | undefined;
         const chunk = (): void => {
-            const batch = new FrameBatch(this.options.chunkBytes + 4096);
+            const frames: Buffer[] = [];
+            let bytes = 0;
             try {
-                while (serviceIndex < services.length && batch.byteLength < this.options.chunkBytes) {
+                while (serviceIndex < services.length && bytes < this.options.chunkBytes) {
                     const service = services[serviceIndex]!;
                     if (this.cache.get(service.name) !== service) {
                         serviceIndex++;
@@ -177,10 +178,13 @@ export class VenusPublisher {
                         items = undefined;
                         continue;
                     }
-                    if (!isBlocked(service.type, next.value.path))
-                        batch.addFrame(this.frameOf(service, next.value));
+                    if (!isBlocked(service.type, next.value.path)) {
+                        const frame = this.frameOf(service, next.value);
+                        frames.push(frame);
+                        bytes += frame.byteLength;
+                    }
                 }
-                this.stats.published += this.broker.publishBatch(batch);
+                this.publishFrames(frames, bytes);
                 chunks++;
             } catch (err) {
                 this.log.error(`a full republish failed part-way: ${describeError(err)}`);

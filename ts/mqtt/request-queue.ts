@@ -32,14 +32,39 @@ export const defaultRequestQueueLimits: Readonly<RequestQueueLimits> = {
     concurrency: 8, perClient: 64, total: 1024, itemsPerSecond: 5000, itemsBurst: 20_000, totalItemsPerSecond: 20_000, totalItemsBurst: 60_000,
 };
 
-/** The key of the common budget in the budget map: no client id can be it (MQTT strings never hold U+0000). */
-const ALL_CLIENTS = '\u0000all clients';
-
 export type Task = () => Promise<unknown>;
 
-interface Budget {
-    level: number;
-    at: number;
+/** A budget of items: refills at `perSecond` up to `burst`; may go into debt. */
+class Budget {
+    private level: number;
+    private at: number;
+
+    constructor(private readonly timers: Timers, private readonly perSecond: number, private readonly burst: number) {
+        this.level = burst;
+        this.at = timers.now();
+    }
+
+    charge(items: number): void {
+        this.refill();
+        this.level -= items;
+    }
+
+    /** How long until the budget allows another request (0: now). */
+    waitMs(): number {
+        this.refill();
+        return this.level > 0 ? 0 : Math.ceil(((1 - this.level) * 1000) / this.perSecond);
+    }
+
+    get full(): boolean {
+        this.refill();
+        return this.level >= this.burst;
+    }
+
+    private refill(): void {
+        const now = this.timers.now();
+        this.level = Math.min(this.burst, this.level + ((now - this.at) * this.perSecond) / 1000);
+        this.at = now;
+    }
 }
 
 export class RequestQueue {
@@ -49,6 +74,7 @@ export class RequestQueue {
     private readonly queues = new Map<string, Task[]>();
     /** Clients that spent part of their budget; one that has refilled completely is forgotten. */
     private readonly budgets = new Map<string, Budget>();
+    private readonly common: Budget;
     private wakeUp: TimerHandle | undefined;
     private wakeUpAt = 0;
     private readonly limits: RequestQueueLimits;
@@ -56,6 +82,7 @@ export class RequestQueue {
 
     constructor(limits: Partial<RequestQueueLimits> = {}, private readonly timers: Timers = realTimers) {
         this.limits = { ...defaultRequestQueueLimits, ...limits };
+        this.common = new Budget(timers, this.limits.totalItemsPerSecond, this.limits.totalItemsBurst);
     }
 
     /** Runs `task` now or later; false when it is refused because the queues are full. */
@@ -83,11 +110,13 @@ export class RequestQueue {
     charge(clientId: string, items: number): void {
         if (!(items > 0))
             return;
-        for (const key of [clientId, ALL_CLIENTS]) {
-            const budget = this.refilled(key);
-            budget.level -= items;
-            this.budgets.set(key, budget);
+        let budget = this.budgets.get(clientId);
+        if (!budget) {
+            budget = new Budget(this.timers, this.limits.itemsPerSecond, this.limits.itemsBurst);
+            this.budgets.set(clientId, budget);
         }
+        budget.charge(items);
+        this.common.charge(items);
         if (this.budgets.size > 1024)
             this.forgetRefilled();
     }
@@ -111,45 +140,23 @@ export class RequestQueue {
         }
     }
 
-    private rateOf(key: string): { perSecond: number; burst: number } {
-        return key === ALL_CLIENTS
-            ? { perSecond: this.limits.totalItemsPerSecond, burst: this.limits.totalItemsBurst }
-            : { perSecond: this.limits.itemsPerSecond, burst: this.limits.itemsBurst };
-    }
-
-    /** A budget (a client's, or the common one) as of now. */
-    private refilled(key: string): Budget {
-        const now = this.timers.now();
-        const { perSecond, burst } = this.rateOf(key);
-        const budget = this.budgets.get(key);
-        if (!budget)
-            return { level: burst, at: now };
-        budget.level = Math.min(burst, budget.level + ((now - budget.at) * perSecond) / 1000);
-        budget.at = now;
-        return budget;
-    }
-
-    /** How long a budget must refill before it allows another request (0: now); a full one is forgotten. */
-    private budgetWaitMs(key: string): number {
-        if (!this.budgets.has(key))
-            return 0;
-        const { perSecond, burst } = this.rateOf(key);
-        const budget = this.refilled(key);
-        if (budget.level >= burst) {
-            this.budgets.delete(key);
-            return 0;
-        }
-        return budget.level > 0 ? 0 : Math.ceil(((1 - budget.level) * 1000) / perSecond);
-    }
-
     /** How long the client must wait before its budget and the common one allow another request (0: now). */
     private waitMs(clientId: string): number {
-        return Math.max(this.budgetWaitMs(clientId), this.budgetWaitMs(ALL_CLIENTS));
+        const budget = this.budgets.get(clientId);
+        let wait = this.common.waitMs();
+        if (budget) {
+            if (budget.full)
+                this.budgets.delete(clientId);
+            else
+                wait = Math.max(wait, budget.waitMs());
+        }
+        return wait;
     }
 
     private forgetRefilled(): void {
-        for (const key of [...this.budgets.keys()])
-            this.budgetWaitMs(key); // deletes the budgets that are full again
+        for (const [clientId, budget] of [...this.budgets])
+            if (budget.full)
+                this.budgets.delete(clientId);
     }
 
     private start(task: Task): void {

@@ -18,22 +18,35 @@ export type PasswordSetting = { kind: 'absent' } | { kind: 'open' } | { kind: 'h
 const MAX_FILE_BYTES = 1024 * 1024;
 const REUSE_MS = 1000;
 
-interface Cached<T> {
-    at: number;
-    value: Promise<T>;
+/** A file's parsed content, read again only when the last reading is older than REUSE_MS (a login storm reads once). */
+class Reused<T> {
+    private last: { at: number; value: Promise<T> } | undefined;
+
+    constructor(private readonly timers: Timers, private readonly read: () => Promise<T>) {}
+
+    get(): Promise<T> {
+        const now = this.timers.now();
+        if (this.last && now - this.last.at < REUSE_MS)
+            return this.last.value;
+        this.last = { at: now, value: this.read() };
+        return this.last.value;
+    }
 }
 
 export class Credentials {
-    private tokens: Cached<TokenUser[] | undefined> | undefined;
-    private password: Cached<PasswordSetting> | undefined;
+    private readonly tokens: Reused<TokenUser[] | undefined>;
+    private readonly password: Reused<PasswordSetting>;
     private lastTokenProblem = '';
 
     constructor(
         private readonly tokensFile: string,
         private readonly passwordFile: string,
-        private readonly timers: Timers,
+        timers: Timers,
         private readonly log: Logger,
-    ) {}
+    ) {
+        this.tokens = new Reused(timers, () => this.readTokens());
+        this.password = new Reused(timers, () => this.readPassword());
+    }
 
     private async readSmall(file: string): Promise<Buffer | undefined> {
         let handle: fs.FileHandle | undefined;
@@ -54,12 +67,7 @@ export class Credentials {
 
     /** The token users, or undefined when there is no (usable) tokens file. */
     tokenUsers(): Promise<TokenUser[] | undefined> {
-        const now = this.timers.now();
-        if (this.tokens && now - this.tokens.at < REUSE_MS)
-            return this.tokens.value;
-        const value = this.readTokens();
-        this.tokens = { at: now, value };
-        return value;
+        return this.tokens.get();
     }
 
     private async readTokens(): Promise<TokenUser[] | undefined> {
@@ -92,12 +100,7 @@ export class Credentials {
 
     /** The security-profile password setting. */
     passwordSetting(): Promise<PasswordSetting> {
-        const now = this.timers.now();
-        if (this.password && now - this.password.at < REUSE_MS)
-            return this.password.value;
-        const value = this.readPassword();
-        this.password = { at: now, value };
-        return value;
+        return this.password.get();
     }
 
     private async readPassword(): Promise<PasswordSetting> {
