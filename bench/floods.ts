@@ -99,7 +99,7 @@ async function run(flood: Flood): Promise<string> {
 
 async function main(): Promise<void> {
     if (!flashmqBinary()) {
-        console.log('SKIPPED: the benchmark needs flashmq (FLASHMQ_BIN or PATH) and the built plugin');
+        console.log('SKIPPED: the benchmark needs flashmq (FLASHMQ_BIN, PATH or scripts/flashmq.sh) and the built plugin');
         return;
     }
     console.log(`# Floods from one greedy client, bct recording, ${SECONDS} s each, ${new Date().toISOString()}`);

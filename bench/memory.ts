@@ -85,7 +85,7 @@ async function measure(config: Configuration, load: Load, wrapper?: string[]): P
 
 async function main(): Promise<void> {
     if (!flashmqBinary()) {
-        console.log('SKIPPED: the benchmark needs flashmq (FLASHMQ_BIN or PATH) and the built plugin');
+        console.log('SKIPPED: the benchmark needs flashmq (FLASHMQ_BIN, PATH or scripts/flashmq.sh) and the built plugin');
         return;
     }
     console.log(`# Memory of the broker with the plugin, ${new Date().toISOString()}, ${process.arch}`);

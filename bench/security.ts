@@ -107,7 +107,7 @@ async function bruteForce(port: number, pid: number): Promise<{ attempts: number
 
 async function main(): Promise<void> {
     if (!flashmqBinary()) {
-        console.log('SKIPPED: the benchmark needs flashmq (FLASHMQ_BIN or PATH) and the built plugin');
+        console.log('SKIPPED: the benchmark needs flashmq (FLASHMQ_BIN, PATH or scripts/flashmq.sh) and the built plugin');
         return;
     }
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dfmq-bench-sec-'));

@@ -174,7 +174,7 @@ async function reloads(): Promise<void> {
 
 async function main(): Promise<void> {
     if (!flashmqBinary() || !fs.existsSync(pluginPath)) {
-        console.log('SKIPPED: the benchmark needs flashmq (FLASHMQ_BIN or PATH) and the built plugin (npm run build)');
+        console.log('SKIPPED: the benchmark needs flashmq (FLASHMQ_BIN, PATH or scripts/flashmq.sh) and the built plugin (npm run build)');
         return;
     }
     console.log(`# dbus-flashmq shim benchmark, ${new Date().toISOString()}, ${ROUNDS} rounds`);

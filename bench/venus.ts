@@ -289,7 +289,7 @@ interface Row {
 
 async function main(): Promise<void> {
     if (!flashmqBinary()) {
-        console.log('SKIPPED: the benchmark needs flashmq (FLASHMQ_BIN or PATH)');
+        console.log('SKIPPED: the benchmark needs flashmq (FLASHMQ_BIN, PATH or scripts/flashmq.sh)');
         return;
     }
     const id = portalId();

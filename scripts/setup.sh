@@ -3,7 +3,8 @@
 #   - Debian packages: build tools, libuv, dbus, mosquitto clients, and the files libnode loads at run time;
 #   - Debian's libnode108 + libnode-dev, fetched with `apt-get download` and unpacked into .deps/libnode
 #     (apt refuses to install them next to nodesource's nodejs, which also owns /usr/include/node);
-#   - the npm packages (npm ci).
+#   - the npm packages (npm ci);
+#   - FlashMQ 1.26.2 built from its release source (scripts/flashmq.sh) when no flashmq is on PATH.
 # Options: --no-npm (skip npm ci).
 set -euo pipefail
 
@@ -22,7 +23,7 @@ say() { printf '[setup] %s\n' "$*"; }
 
 apt_packages=(
     build-essential cmake pkg-config python3
-    libuv1-dev libcrypt-dev
+    libuv1-dev libcrypt-dev libssl-dev ninja-build curl
     dbus dbus-daemon
     mosquitto-clients
     # read by libnode at run time (fetch, ESM/CJS interop, acorn):
@@ -73,8 +74,11 @@ if [ "$run_npm" -eq 1 ]; then
     fi
 fi
 
-if command -v "${FLASHMQ_BIN:-flashmq}" >/dev/null 2>&1; then
-    say "flashmq: $("${FLASHMQ_BIN:-flashmq}" --version | head -1)"
+# FlashMQ: the one on PATH (or FLASHMQ_BIN), else built from its 1.26.2 release source into .deps/flashmq/host.
+if [ -n "${FLASHMQ_BIN:-}" ] && [ -x "$FLASHMQ_BIN" ]; then
+    say "flashmq: $FLASHMQ_BIN ($("$FLASHMQ_BIN" --version | head -1))"
+elif command -v flashmq >/dev/null 2>&1; then
+    say "flashmq: $(command -v flashmq) ($(flashmq --version | head -1))"
 else
-    say "flashmq is not installed: the end-to-end tests will be SKIPPED. See README.md, 'Getting FlashMQ'."
+    bash "$here/scripts/flashmq.sh" --arch host
 fi

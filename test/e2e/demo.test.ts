@@ -95,7 +95,7 @@ describeWithBroker('the demo (npm start)', function () {
         const demo = DemoProcess.start([], { FLASHMQ_BIN: '/nonexistent/flashmq' });
         assert.equal(await demo.exited, 1);
         assert.match(demo.output, /flashmq was not found/);
-        assert.match(demo.output, /git clone https:\/\/github\.com\/halfgaar\/FlashMQ/);
+        assert.match(demo.output, /scripts\/flashmq\.sh/);
         assert.doesNotMatch(demo.output, /starting a private dbus-daemon/);
     });
 

@@ -1,13 +1,14 @@
 // Runs the real flashmq binary with our plugin for end-to-end tests: a temporary directory with a config, a log
-// file and a free port on 127.0.0.1. Finds flashmq through FLASHMQ_BIN or PATH; without it the suites are
+// file and a free port on 127.0.0.1. Finds flashmq through FLASHMQ_BIN, PATH or .deps/flashmq (scripts/flashmq.sh); without it the suites are
 // skipped with a loud line.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import { findFlashmq } from '../../ts/demo/flashmq-binary';
 import { flashmqConfig } from '../../ts/demo/flashmq-config';
 
 export const repoRoot = path.resolve(__dirname, '../../..');
@@ -15,11 +16,7 @@ export const pluginPath = process.env.DFMQ_PLUGIN ?? path.join(repoRoot, 'build-
 export const probeEntry = path.join(repoRoot, 'dist/test/fixtures/probe-entry.js');
 
 export function flashmqBinary(): string | undefined {
-    const configured = process.env.FLASHMQ_BIN;
-    if (configured)
-        return fs.existsSync(configured) ? configured : undefined;
-    const found = spawnSync('sh', ['-c', 'command -v flashmq'], { encoding: 'utf8' });
-    return found.status === 0 ? found.stdout.trim() : undefined;
+    return findFlashmq();
 }
 
 /** A describe() that runs only where flashmq and the built plugin exist, and says so loudly where not. */

@@ -5,7 +5,7 @@
 //
 // It says what it does while it starts, prints the portal id, the port and commands to paste, shows the broker's
 // warnings while it runs, and stops every process it started on Ctrl-C, on SIGTERM or on a failure.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -16,6 +16,7 @@ import type { DbusDaemon } from '../sim/daemon';
 import { startDbusDaemon } from '../sim/daemon';
 import type { SimulatorOptions } from '../sim/index';
 import { defaultRecordingsDir, listSystems, Simulator } from '../sim/index';
+import { findFlashmq } from './flashmq-binary';
 import { flashmqConfig } from './flashmq-config';
 
 const repoRoot = path.resolve(__dirname, '..', '..', '..');
@@ -129,14 +130,6 @@ function say(line: string): void {
     process.stdout.write(`[demo] ${line}\n`);
 }
 
-function findFlashmq(configured: string | undefined): string | undefined {
-    const candidate = configured ?? process.env.FLASHMQ_BIN;
-    if (candidate)
-        return fs.existsSync(candidate) ? path.resolve(candidate) : undefined;
-    const found = spawnSync('sh', ['-c', 'command -v flashmq'], { encoding: 'utf8' });
-    return found.status === 0 ? found.stdout.trim() : undefined;
-}
-
 function freePort(): Promise<number> {
     return new Promise((resolve, reject) => {
         const server = net.createServer();
@@ -216,9 +209,8 @@ class Demo {
         const flashmq = findFlashmq(this.o.flashmq);
         if (!flashmq) {
             say('flashmq was not found (give --flashmq, set FLASHMQ_BIN, or put it on PATH).');
-            say('FlashMQ is not packaged by Debian; build it from its sources, outside this repository:');
-            say('  git clone https://github.com/halfgaar/FlashMQ && cd FlashMQ && git checkout v1.26.2');
-            say('  ./build.sh Release && sudo cp FlashMQBuildRelease/flashmq /usr/local/bin/');
+            say('FlashMQ is not packaged by Debian; build its 1.26.2 release from source with: bash scripts/flashmq.sh');
+            say('(it downloads the release, or uses a source tree at .deps/FlashMQ-1.26.2 when offline).');
             return 1;
         }
         if (!fs.existsSync(this.o.plugin)) {
