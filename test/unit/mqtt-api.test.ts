@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 
 import type { KeepAliveHost } from '../../ts/keepalive/keepalive';
-import { KeepAlive } from '../../ts/keepalive/keepalive';
+import { defaultKeepAliveLimits, KeepAlive } from '../../ts/keepalive/keepalive';
 import type { KeepAliveOptions } from '../../ts/keepalive/options';
 import { parseKeepAliveOptions } from '../../ts/keepalive/options';
 import type { VeValue } from '../../ts/dbus/values';
@@ -194,6 +194,58 @@ describe('the keep-alive state machine (spec §6, fair)', () => {
         assert.deepEqual(host.log.filter((l) => l !== 'heartbeat'), ['full', 'done:a', 'full']);
         host.finish.shift()!();
         assert.deepEqual(host.log.filter((l) => l !== 'heartbeat'), ['full', 'done:a', 'full', 'done:b']);
+    });
+
+    it('sends the first heartbeat after the completion of the republish the keep-alive started, as the original', () => {
+        const { host, ka } = setup();
+        host.synchronous = false;
+        ka.keepAlive('a', { suppressRepublish: false, echo: 'a' });
+        ka.keepAlive('b', { suppressRepublish: true });
+        assert.deepEqual(host.log, ['full'], 'no heartbeat inside the republish');
+        host.finish.shift()!();
+        assert.deepEqual(host.log, ['full', 'done:a', 'heartbeat']);
+    });
+
+    it('holds a periodic heartbeat that falls inside a republish until the republish is done', () => {
+        const { host, timers, ka } = setup();
+        ka.keepAlive('a', { suppressRepublish: true });
+        host.synchronous = false;
+        timers.advance(2000);
+        ka.keepAlive('a', { suppressRepublish: false });
+        host.log = [];
+        timers.advance(1000);
+        assert.deepEqual(host.log, [], 'the 3 s heartbeat waits');
+        host.finish.shift()!();
+        assert.deepEqual(host.log, ['done:-', 'heartbeat']);
+        host.log = [];
+        timers.advance(3000);
+        assert.deepEqual(host.log, ['heartbeat'], 'and the beat goes on');
+    });
+
+    it('runs the work of a legacy keep-alive after its republish, completion and heartbeat; at once when suppressed', () => {
+        const { host, ka } = setup();
+        host.synchronous = false;
+        ka.keepAlive('a', { suppressRepublish: false }, () => host.log.push('read'));
+        assert.deepEqual(host.log, ['full']);
+        host.finish.shift()!();
+        assert.deepEqual(host.log, ['full', 'done:-', 'heartbeat', 'read']);
+        host.log = [];
+        ka.keepAlive('a', { suppressRepublish: true }, () => host.log.push('read'));
+        assert.deepEqual(host.log, ['read']);
+    });
+
+    it('waits behind the rate limit with the work of a legacy keep-alive, and keeps a bounded number of them', () => {
+        const { host, timers, ka } = setup();
+        for (let i = 0; i < 3; i++)
+            ka.keepAlive('a', { suppressRepublish: false });
+        host.log = [];
+        let ran = 0;
+        for (let i = 0; i < 100; i++)
+            ka.keepAlive('a', { suppressRepublish: false }, () => ran++);
+        assert.equal(ran, 100 - defaultKeepAliveLimits.waitingTasks, 'beyond the bound, at once');
+        timers.advance(1000);
+        assert.equal(ran, 100);
+        assert.deepEqual(host.log.filter((l) => l !== 'heartbeat'), ['full', 'done:-']);
     });
 
     it('sends one completion without echo for requests without one', () => {

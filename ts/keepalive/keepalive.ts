@@ -6,6 +6,11 @@
 // while the limit is reached, or while a republish is under way, is served by the next republish, and every
 // requester gets its completion with its own echo (one burst can end with several). Pending requests are kept per
 // client (a few each), so one client flooding keep-alives cannot push another client's request out.
+//
+// Order, as the original's (whose republish is one synchronous burst): the republish a keep-alive starts ends with
+// its full_publish_completed before the first heartbeat, and a heartbeat never lands inside a republish. Work
+// that must follow the republish a keep-alive asked for (the read of the legacy keep-alive R/<id>/system/0/Serial)
+// is run after it.
 
 import type { TimerHandle, Timers } from '../util/timers';
 import type { KeepAliveOptions } from './options';
@@ -25,6 +30,8 @@ export interface KeepAliveLimits {
     republishesPerSecond: number;
     /** Distinct echoes kept per client while it waits for a republish. */
     echoesPerClient: number;
+    /** Tasks kept to run after the next republish (keepAlive's `after`); beyond, they run at once. */
+    waitingTasks: number;
 }
 
 export const defaultKeepAliveLimits: Readonly<KeepAliveLimits> = {
@@ -32,6 +39,7 @@ export const defaultKeepAliveLimits: Readonly<KeepAliveLimits> = {
     heartbeatMs: 3_000,
     republishesPerSecond: 3,
     echoesPerClient: 8,
+    waitingTasks: 64,
 };
 
 const NO_ECHO = Symbol('no echo');
@@ -41,6 +49,10 @@ export class KeepAlive {
     private isAlive = false;
     private expiry: TimerHandle | undefined;
     private heartbeat: TimerHandle | undefined;
+    /** The heartbeat is due and goes out when the republish under way is done. */
+    private heartbeatAfterRepublish = false;
+    /** Tasks to run once the next republish is done. */
+    private afterRepublish: Array<() => void> = [];
     private readonly pending = new Map<string, Echo[]>();
     private publishing = false;
     private windowStart = -Infinity;
@@ -73,13 +85,22 @@ export class KeepAlive {
         return () => this.aliveListeners.delete(listener);
     }
 
-    /** A keep-alive from `clientId` with its options. */
-    keepAlive(clientId: string, options: KeepAliveOptions): void {
+    /**
+     * A keep-alive from `clientId` with its options. `after` runs once the republish this keep-alive asks for is
+     * done (its completion published), or at once when it asks for none.
+     */
+    keepAlive(clientId: string, options: KeepAliveOptions, after?: () => void): void {
         if (this.stopped)
             return;
         this.stats.keepAlives++;
-        if (!options.suppressRepublish)
+        let deferred = false;
+        if (!options.suppressRepublish) {
+            if (after && this.afterRepublish.length < this.limits.waitingTasks) {
+                this.afterRepublish.push(after);
+                deferred = true;
+            }
             this.request(clientId, options.echo ?? NO_ECHO);
+        }
         this.setAlive(true);
         if (this.expiry !== undefined)
             this.timers.clearTimeout(this.expiry);
@@ -87,10 +108,10 @@ export class KeepAlive {
             this.expiry = undefined;
             this.setAlive(false);
         }, this.limits.aliveMs);
-        if (this.heartbeat === undefined) {
-            this.host.publishHeartbeat();
-            this.scheduleHeartbeat();
-        }
+        if (this.heartbeat === undefined && !this.heartbeatAfterRepublish)
+            this.beat();
+        if (after && !deferred)
+            after();
     }
 
     stop(): void {
@@ -100,6 +121,8 @@ export class KeepAlive {
                 this.timers.clearTimeout(t);
         this.expiry = this.heartbeat = this.wakeUp = undefined;
         this.pending.clear();
+        this.afterRepublish = [];
+        this.heartbeatAfterRepublish = false;
     }
 
     private setAlive(alive: boolean): void {
@@ -110,13 +133,17 @@ export class KeepAlive {
             listener(alive);
     }
 
-    private scheduleHeartbeat(): void {
+    /** A heartbeat now, and the next one scheduled; while a republish is under way, after it. */
+    private beat(): void {
+        if (this.publishing) {
+            this.heartbeatAfterRepublish = true;
+            return;
+        }
+        this.host.publishHeartbeat();
         this.heartbeat = this.timers.setTimeout(() => {
             this.heartbeat = undefined;
-            if (!this.isAlive || this.stopped)
-                return;
-            this.host.publishHeartbeat();
-            this.scheduleHeartbeat();
+            if (this.isAlive && !this.stopped)
+                this.beat();
         }, this.limits.heartbeatMs);
     }
 
@@ -156,6 +183,8 @@ export class KeepAlive {
             for (const e of list)
                 echoes.add(e);
         this.pending.clear();
+        const after = this.afterRepublish;
+        this.afterRepublish = [];
         this.publishing = true;
         this.host.fullPublish(() => {
             this.publishing = false;
@@ -165,6 +194,13 @@ export class KeepAlive {
                 this.stats.completions++;
                 this.host.publishCompletion(e === NO_ECHO ? undefined : e);
             }
+            if (this.heartbeatAfterRepublish) {
+                this.heartbeatAfterRepublish = false;
+                if (this.isAlive)
+                    this.beat();
+            }
+            for (const task of after)
+                task();
             this.pump();
         });
     }

@@ -160,13 +160,20 @@ export class RequestHandler {
     }
 
     private onRead(message: ClientPublish, rest: string): void {
-        if (rest === 'keepalive' || rest === 'system/0/Serial') {
+        if (rest === 'keepalive') {
             this.keepAlive.keepAlive(message.clientId, parseKeepAliveOptions(message.payload));
-            if (rest === 'keepalive') {
-                this.reply(message, { success: true });
-                return;
-            }
+            this.reply(message, { success: true });
+            return;
         }
+        if (rest === 'system/0/Serial') {
+            // The legacy keep-alive, which also reads /Serial: the answer follows the republish, as in the original.
+            this.keepAlive.keepAlive(message.clientId, parseKeepAliveOptions(message.payload), () => this.read(message, rest));
+            return;
+        }
+        this.read(message, rest);
+    }
+
+    private read(message: ClientPublish, rest: string): void {
         if (rest === 'GuiCustomizations' || rest.startsWith('GuiCustomizations/')) {
             this.readGui(message);
             return;
