@@ -8,6 +8,7 @@
       "sources": [
         "native/binding.cc",
         "native/read_acl.cc",
+        "native/memory_plan.cc",
         "native/topic_filter.cc",
         "native/testing/fake_host.cc",
         "native/testing/addon_entry.cc"

@@ -996,8 +996,8 @@ private:
         return info.Env().Undefined();
     }
 
-    // reduceMemory(): V8 collects everything it can and shrinks its young generation (a full collection: for quiet
-    // moments, e.g. once the first scan is done).
+    // reduceMemory(): V8 collects everything it can and shrinks its heap, and the host gives back what start-up used
+    // (malloc_trim, libnode's read-only pages); once, after start-up.
     Napi::Value ReduceMemory(const Napi::CallbackInfo &info)
     {
         host(info).reduceMemory();

@@ -105,9 +105,18 @@ ShimOptions ShimOptions::from(const fmq::PluginOptions &options)
         for (std::string w; words >> w;)
             o.nodeArgs.push_back(w);
     }
-    o.platformThreads = parseCount(options, "node_platform_threads", o.platformThreads, 1, 8);
-    o.mallocArenaMax = parseCount(options, "malloc_arena_max", o.mallocArenaMax, 0, 64);
-    o.threadpoolSize = parseCount(options, "threadpool_size", o.threadpoolSize, 0, 64);
+    // Not given: -1, the memory plan chooses (see memory_plan.h).
+    o.memory.platformThreads = parseCount(options, "node_platform_threads", -1, 1, 8);
+    o.memory.mallocArenaMax = parseCount(options, "malloc_arena_max", -1, 0, 64);
+    o.memory.threadpoolSize = parseCount(options, "threadpool_size", -1, 1, 64);
+    o.memory.threadStackKb = parseCount(options, "thread_stack_kb", -1, 256, 65536);
+    for (const std::string &arg : o.nodeArgs)
+    {
+        const auto given = [&arg](const char *dashes, const char *underscores) { return arg.rfind(dashes, 0) == 0 || arg.rfind(underscores, 0) == 0; };
+        o.memory.semiSpaceGiven |= given("--max-semi-space-size", "--max_semi_space_size");
+        o.memory.oldSpaceGiven |= given("--max-old-space-size", "--max_old_space_size");
+        o.memory.jitlessGiven |= given("--jitless", "--jitless");
+    }
     o.readyTimeout = parseMs(options, "ready_timeout_ms", o.readyTimeout, 3600000);
     o.shutdownTimeout = parseMs(options, "shutdown_timeout_ms", o.shutdownTimeout, 60000);
     return o;
@@ -216,6 +225,7 @@ void Plugin::reduceMemory()
 {
     if (env_)
         env_->reduceMemory();
+    flashmq_logf(fmq::LogInfo, "dbus-flashmq: memory: %s", releaseStartupMemory().c_str());
 }
 
 void Plugin::ready()

@@ -11,6 +11,7 @@
 
 #include "flashmq_abi.h"
 #include "hooks.h"
+#include "memory_plan.h"
 
 namespace dfmq
 {
@@ -22,9 +23,8 @@ struct ShimOptions
 {
     std::string entry;                              // plugin_opt_entry: path of the compiled entry module
     std::vector<std::string> nodeArgs;              // plugin_opt_node_args: Node/V8 options, main_init only
-    int platformThreads = 2;                        // plugin_opt_node_platform_threads, main_init only
-    int mallocArenaMax = 0;                         // plugin_opt_malloc_arena_max (0: glibc's default), main_init only
-    int threadpoolSize = 0;                         // plugin_opt_threadpool_size (0: libuv's default), main_init only
+    MemoryRequest memory;                           // plugin_opt_node_platform_threads, _threadpool_size, _malloc_arena_max,
+                                                    // _thread_stack_kb and the heap options in node_args; main_init only
     std::chrono::milliseconds readyTimeout{20000};  // plugin_opt_ready_timeout_ms
     std::chrono::milliseconds shutdownTimeout{2000}; // plugin_opt_shutdown_timeout_ms
 

@@ -2,8 +2,6 @@
 // deliberate result and a log line; the life-cycle calls (main_init, allocate, init) let a failure through as
 // an exception on purpose, because that is how the broker learns it must not start.
 
-#include <malloc.h>
-#include <sys/resource.h>
 #include <sstream>
 #include <stdexcept>
 
@@ -36,21 +34,16 @@ int flashmq_plugin_version()
 void flashmq_plugin_main_init(fmq::PluginOptions &plugin_opts)
 {
     const dfmq::ShimOptions shim = dfmq::ShimOptions::from(plugin_opts);
-    // Address space, which Venus limits (softlimit -a): each malloc arena reserves 64 MiB of it on a 64-bit system,
-    // each thread pool thread a stack. Both are process-wide, so they are set here, before any thread exists.
-    if (shim.mallocArenaMax > 0 && mallopt(M_ARENA_MAX, shim.mallocArenaMax) != 1)
-        flashmq_logf(fmq::LogWarning, "dbus-flashmq: could not limit malloc arenas to %d", shim.mallocArenaMax);
-    if (shim.threadpoolSize > 0)
-        setenv("UV_THREADPOOL_SIZE", std::to_string(shim.threadpoolSize).c_str(), 1);
-    // V8 cannot fail gracefully when it cannot reserve its address space: it stops the process. Say up front that a
-    // limit is in force, so a broker that dies at start is explained in its log.
-    struct rlimit as{};
-    if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY)
-        flashmq_logf(fmq::LogWarning,
-                     "dbus-flashmq: the address space is limited to %llu MB (softlimit -a, ulimit -v); the Node runtime needs "
-                     "more than the broker alone (see the README, 'Memory'); if V8 cannot reserve it, the broker stops at start",
-                     static_cast<unsigned long long>(as.rlim_cur / 1000000));
-    dfmq::node_process::initialize(shim.nodeArgs, shim.platformThreads);
+    // Threads, their stacks, V8's heap and malloc's arenas, sized to the process's limits (Venus: softlimit), before
+    // any thread of the runtime exists. V8 cannot fail gracefully when it runs out of its limits: it stops the
+    // process. So the choice and, when the limits are too tight, the number they need, are said up front.
+    const dfmq::MemoryPlan plan = dfmq::planMemory(dfmq::readProcessMemory(), shim.memory);
+    flashmq_logf(fmq::LogNotice, "dbus-flashmq: %s", plan.summary.c_str());
+    if (!plan.shortfall.empty())
+        flashmq_logf(fmq::LogError, "dbus-flashmq: memory: %s", plan.shortfall.c_str());
+    std::vector<std::string> nodeArgs = plan.v8Args;
+    nodeArgs.insert(nodeArgs.end(), shim.nodeArgs.begin(), shim.nodeArgs.end()); // the options' own come last and win
+    dfmq::applyMemoryPlan(plan, [&]() { dfmq::node_process::initialize(nodeArgs, plan.platformThreads); });
     flashmq_logf(fmq::LogNotice, "dbus-flashmq: Node %s runtime initialised (plugin API version %d)", NODE_VERSION_STRING, fmq::kPluginVersion);
 }
 

@@ -1,7 +1,5 @@
 // Wiring: builds the plugin's parts around the broker facade and runs their life cycle (start, reload, shutdown).
 
-import * as v8 from 'node:v8';
-
 import { parseOptions } from './config';
 import type { Settings } from './config';
 import { DbusBridge, defaultBridgeOptions } from './dbus/bridge';
@@ -85,7 +83,6 @@ export function startPlugin(binding: FlashmqBinding, timers: Timers = realTimers
     bridge.start();
     const started = timers.now();
     const memoryTrim = new MemoryTrim({
-        youngGenerationBytes: () => v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0,
         rssBytes: () => process.memoryUsage.rss(),
         reduce: () => broker.reduceMemory(),
         log: (line) => log.info(line),
@@ -94,8 +91,7 @@ export function startPlugin(binding: FlashmqBinding, timers: Timers = realTimers
         const s = bridge.stats();
         log.notice(`D-Bus discovery done in ${Math.round(timers.now() - started)} ms: ${s.services} services, ${s.items} items; ready`);
         broker.ready();
-        // The scan grew the heap's young generation to its largest: give that back once the first clients are served,
-        // and later whenever a busy time left it big.
+        // Give back what start-up took, once the first clients are served.
         memoryTrim.start();
     });
     return { broker, bridge, api, log, settings: () => parsed.settings };

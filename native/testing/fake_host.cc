@@ -12,6 +12,7 @@
 #include <map>
 
 #include "../hooks.h"
+#include "../memory_plan.h"
 
 // The broker's opaque types, given bodies here for the fakes.
 class Client
@@ -486,6 +487,54 @@ Napi::Value Counters(const Napi::CallbackInfo &info)
     return o;
 }
 
+// planMemory(process, request): the memory plan (native/memory_plan.cc) for the given limits and options; sizes
+// in MiB on both sides.
+Napi::Value PlanMemory(const Napi::CallbackInfo &info)
+{
+    const Napi::Object in = info[0].As<Napi::Object>();
+    const Napi::Object req = info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(info.Env());
+    const auto mib = [](const Napi::Object &o, const char *key) -> uint64_t {
+        return o.Has(key) ? static_cast<uint64_t>(o.Get(key).As<Napi::Number>().DoubleValue() * 1048576.0) : 0;
+    };
+    const auto num = [](const Napi::Object &o, const char *key, int fallback) {
+        return o.Has(key) ? o.Get(key).As<Napi::Number>().Int32Value() : fallback;
+    };
+    const auto flag = [](const Napi::Object &o, const char *key) { return o.Has(key) && o.Get(key).ToBoolean().Value(); };
+    dfmq::ProcessMemory p;
+    p.addressSpaceLimit = mib(in, "addressSpaceLimit");
+    p.dataLimit = mib(in, "dataLimit");
+    p.stackLimit = mib(in, "stackLimit");
+    p.physicalMemory = mib(in, "physicalMemory");
+    p.addressSpaceUsed = mib(in, "addressSpaceUsed");
+    p.dataUsed = mib(in, "dataUsed");
+    p.pointerBytes = static_cast<unsigned>(num(in, "pointerBytes", 8));
+    dfmq::MemoryRequest r;
+    r.platformThreads = num(req, "platformThreads", -1);
+    r.threadpoolSize = num(req, "threadpoolSize", -1);
+    r.mallocArenaMax = num(req, "mallocArenaMax", -1);
+    r.threadStackKb = num(req, "threadStackKb", -1);
+    r.semiSpaceGiven = flag(req, "semiSpaceGiven");
+    r.oldSpaceGiven = flag(req, "oldSpaceGiven");
+    r.jitlessGiven = flag(req, "jitlessGiven");
+    const dfmq::MemoryPlan plan = dfmq::planMemory(p, r);
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("platformThreads", plan.platformThreads);
+    o.Set("threadpoolSize", plan.threadpoolSize);
+    o.Set("threadStackKb", static_cast<double>(plan.threadStack / 1024));
+    o.Set("mallocArenaMax", plan.mallocArenaMax);
+    o.Set("semiSpaceMb", plan.semiSpaceMb);
+    o.Set("oldSpaceMb", plan.oldSpaceMb);
+    o.Set("jitless", plan.jitless);
+    Napi::Array args = Napi::Array::New(env, plan.v8Args.size());
+    for (size_t i = 0; i < plan.v8Args.size(); i++)
+        args.Set(static_cast<uint32_t>(i), plan.v8Args[i]);
+    o.Set("v8Args", args);
+    o.Set("summary", plan.summary);
+    o.Set("shortfall", plan.shortfall);
+    return o;
+}
+
 } // namespace
 
 namespace dfmq::testing
@@ -513,6 +562,7 @@ Napi::Object testingExports(Napi::Env env)
     t.Set("shutdown", Napi::Function::New(env, Shutdown));
     t.Set("runTasks", Napi::Function::New(env, RunTasks));
     t.Set("counters", Napi::Function::New(env, Counters));
+    t.Set("planMemory", Napi::Function::New(env, PlanMemory));
     return t;
 }
 

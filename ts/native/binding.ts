@@ -119,7 +119,7 @@ export interface FlashmqBinding {
     disconnectClient(clientId: string, username: string, alsoSession: boolean, reasonCode: number): boolean;
     ready(): void;
     shutdownDone(): void;
-    /** V8 collects all it can and shrinks its young generation (a full collection: for quiet moments). */
+    /** V8 collects all it can and shrinks its heap; the shim trims malloc and releases start-up pages of libnode (once, after start-up). */
     reduceMemory(): void;
     options(): Record<string, string>;
     capabilities(): Capabilities;
