@@ -1,13 +1,16 @@
 // Benchmark of the plugin end to end on a simulated GX device (not a test: it prints numbers). It takes any plugin
 // .so, so the original C++ plugin can be measured side by side with ours in the same run:
 //
-//   npm run bench:venus                                   # ours only (with each D-Bus client)
-//   npm run bench:venus -- --compare /path/to/libflashmq-dbus-plugin.so [--rounds 5] [--skip-scale]
+//   npm run bench:venus                                            # ours only
+//   npm run bench:venus -- --compare /path/to/libflashmq-dbus-plugin.so [--rounds 5] [--skip-scale] [--skip-limits]
 //
-// Per plugin, on the bct recording: start-up (broker start -> a keep-alive answered with every topic), keep-alive ->
-// full_publish_completed, change latency (D-Bus signal -> MQTT message) p50/p99 at 100, 1,000 and 5,000 changes
-// per second, most changes delivered per second, write round trip (W/ -> N/), broker RSS after the load; on
-// 100 x 500 synthetic items: start-up and full publish. The broker runs with Venus' limits: client_max_write_buffer_size 4194304, tcp_nodelay.
+// For each plugin, each workload (the bct recording; 100 services x 500 items) and each mode (no limits; Venus's
+// service limits, softlimit -d 150000000 -s 10000000 -a 600000000 as on aarch64, applied with prlimit): start-up
+// (broker start -> a keep-alive answered with every topic), memory idle, keep-alive -> full_publish_completed and
+// memory after, change latency (D-Bus signal -> MQTT message) p50/p99 at 100, 1,000 and 5,000 changes per second,
+// most changes delivered per second, write round trip (W/ -> N/), memory after that load, peak RSS, and whether
+// the broker was still serving at the end. The broker runs with Venus' buffer limit (client_max_write_buffer_size
+// 4194304) and tcp_nodelay. Both plugins get default options.
 //
 // The original reads its portal id from /data/venus/unique-id and takes the bus from DBUS_SYSTEM_BUS_ADDRESS; both
 // plugins are given the same (the file is written if it is missing).
@@ -22,36 +25,24 @@ import type { DbusDaemon } from '../test/helpers/dbus-daemon';
 import type { RunningBroker } from '../test/helpers/flashmq';
 import { canConnect, flashmqBinary, pluginPath, sleep, startBroker } from '../test/helpers/flashmq';
 import { closeAll, connect } from '../test/helpers/mqtt';
-import { recordingsDir } from '../test/helpers/venus';
+import { devicePortalId, recordingsDir } from '../test/helpers/venus';
 import { flag, option } from './args';
 
 const ROUNDS = Number(option('rounds') ?? 5);
 const COMPARE = option('compare');
 const SKIP_SCALE = flag('skip-scale');
-const UNIQUE_ID_FILE = '/data/venus/unique-id';
+const SKIP_LIMITS = flag('skip-limits');
+/** Venus's service limits (the aarch64 address space; this machine is 64-bit). */
+const VENUS_LIMITS = ['prlimit', '--data=150000000', '--stack=10000000', '--as=600000000', '--'];
 
 interface Plugin {
     label: string;
     so: string;
     original: boolean;
-    options?: Record<string, string>;
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 const percentile = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] ?? NaN;
-
-function portalId(): string {
-    try {
-        const id = fs.readFileSync(UNIQUE_ID_FILE, 'utf8').split('\n')[0]!.trim();
-        if (id)
-            return id;
-    } catch {
-        // written below
-    }
-    fs.mkdirSync('/data/venus', { recursive: true });
-    fs.writeFileSync(UNIQUE_ID_FILE, 'c0619ab1a2b3\n');
-    return 'c0619ab1a2b3';
-}
 
 class Collector {
     private handlers: Array<(topic: string, payload: Buffer, at: number) => void> = [];
@@ -76,7 +67,7 @@ interface Gx {
     startupTopics: number;
 }
 
-async function startGx(plugin: Plugin, id: string, sim: { recording?: string; scale?: { services: number; paths: number } }): Promise<Gx> {
+async function startGx(plugin: Plugin, id: string, sim: { recording?: string; scale?: { services: number; paths: number } }, wrapper?: string[]): Promise<Gx> {
     const daemon = await startDbusDaemon();
     const simulator = await Simulator.start({
         busAddress: daemon.address, speed: 0, recordingsDir,
@@ -89,12 +80,16 @@ async function startGx(plugin: Plugin, id: string, sim: { recording?: string; sc
     const broker = await startBroker({
         plugin: plugin.so, entry: null, logLevel: 'warning', noWait: true,
         env: { DBUS_SYSTEM_BUS_ADDRESS: daemon.address },
-        pluginOptions: plugin.original ? { skip_broker_registration: 'true' } : { portal_id: id, ...plugin.options },
+        pluginOptions: plugin.original ? { skip_broker_registration: 'true' } : { portal_id: id },
         extraConfig: 'client_max_write_buffer_size 4194304',
         listenerConfig: ['tcp_nodelay true'],
+        ...(wrapper ? { wrapper } : {}),
     });
-    while (!(await canConnect(broker.port)))
+    while (!(await canConnect(broker.port))) {
+        if (!broker.running)
+            throw new Error(`the broker ended at start: ${JSON.stringify(await broker.exited)}\n${broker.log().slice(-1500)}\n${broker.consoleOutput.slice(-1500)}`);
         await sleep(1);
+    }
     // Start-up ends when a keep-alive is answered with every topic.
     const expected = simulator.itemCount() - (sim.recording === 'bct' ? 1 : 0); // bct's one blocked item
     const client = await connect(broker.port, { protocolVersion: 4 });
@@ -275,11 +270,16 @@ async function writeRoundTrip(gx: Gx, id: string): Promise<number> {
     return median(times);
 }
 
-/** RSS in MB, with its private (anonymous) and file-backed parts: the latter is mostly shared library code. */
-function rss(broker: RunningBroker): string {
-    const status = fs.readFileSync(`/proc/${broker.proc.pid!}/status`, 'utf8');
-    const mb = (field: string): string => (Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN) / 1024).toFixed(1);
-    return `${mb('VmRSS')} (${mb('RssAnon')} + ${mb('RssFile')})`;
+/** RSS with its anonymous part, and the peak RSS so far, in MB (1,000,000 bytes), from the kernel's view. */
+function memory(broker: RunningBroker): { text: string; peak: string } {
+    let status = '';
+    try {
+        status = fs.readFileSync(`/proc/${broker.proc.pid!}/status`, 'utf8');
+    } catch {
+        return { text: 'gone', peak: 'gone' };
+    }
+    const mb = (field: string): string => ((Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN) * 1024) / 1e6).toFixed(1);
+    return { text: `${mb('VmRSS')} (${mb('RssAnon')})`, peak: mb('VmHWM') };
 }
 
 interface Row {
@@ -287,61 +287,84 @@ interface Row {
     values: Map<string, string>;
 }
 
+interface Mode {
+    label: string;
+    wrapper?: string[];
+}
+
+interface Workload {
+    label: string;
+    sim: { recording?: string; scale?: { services: number; paths: number } };
+}
+
 async function main(): Promise<void> {
     if (!flashmqBinary()) {
         console.log('SKIPPED: the benchmark needs flashmq (FLASHMQ_BIN, PATH or scripts/flashmq.sh)');
         return;
     }
-    const id = portalId();
-    // Ours with each D-Bus client (plugin_opt_dbus_client): dbus-next, the default, and the plugin's own wire client.
-    const plugins: Plugin[] = [
-        { label: 'ours (dbus-next)', so: pluginPath, original: false, options: { dbus_client: 'dbus-next' } },
-        { label: 'ours (wire)', so: pluginPath, original: false, options: { dbus_client: 'wire' } },
-    ];
+    const id = devicePortalId();
+    const plugins: Plugin[] = [{ label: 'ours', so: pluginPath, original: false }];
     if (COMPARE)
         plugins.push({ label: 'original', so: COMPARE, original: true });
+    const modes: Mode[] = [{ label: 'no limits' }];
+    if (!SKIP_LIMITS)
+        modes.push({ label: 'Venus limits', wrapper: VENUS_LIMITS });
+    const workloads: Workload[] = [{ label: 'bct', sim: { recording: 'bct' } }];
+    if (!SKIP_SCALE)
+        workloads.push({ label: '50,000 items', sim: { scale: { services: 100, paths: 500 } } });
+    const columns = modes.flatMap((m) => plugins.map((p) => `${p.label}, ${m.label}`));
     const rows: Row[] = [];
-    const put = (figure: string, plugin: string, value: string): void => {
+    const put = (figure: string, column: string, value: string): void => {
         let row = rows.find((r) => r.figure === figure);
         if (!row) {
             row = { figure, values: new Map() };
             rows.push(row);
         }
-        row.values.set(plugin, value);
+        row.values.set(column, value);
     };
 
-    for (const plugin of plugins) {
-        const gx = await startGx(plugin, id, { recording: 'bct' });
-        put('bct: start-up, broker start to a keep-alive answered with all topics (ms)', plugin.label, `${gx.startMs.toFixed(0)} (${gx.startupTopics} topics)`);
-        const fp = await fullPublishTimes(gx, id);
-        put('bct: keep-alive to full_publish_completed, median (ms)', plugin.label, fp.ms.toFixed(1));
-        put('bct: messages per second within that burst', plugin.label, `${((fp.messages / fp.ms) * 1000 / 1e6).toFixed(2)} M (${fp.messages} messages)`);
-        for (const rate of [100, 1000, 5000]) {
-            const l = await changeLatency(gx, id, rate, rate >= 1000 ? 4 : 3);
-            put(`change latency at ${rate}/s, p50 / p99 (ms)`, plugin.label, `${l.p50.toFixed(2)} / ${l.p99.toFixed(2)} (${l.received}/${l.sent})`);
-        }
-        const most = await maxThroughput(gx, id, 3);
-        put('most changes delivered per second (simulator, bus, broker and client share the cores)', plugin.label,
-            `${(most.perSecond / 1000).toFixed(1)} k (${most.received}/${most.sent})`);
-        put('write round trip W/ -> N/, median (ms)', plugin.label, (await writeRoundTrip(gx, id)).toFixed(2));
-        put('bct: broker RSS after the load, MB (anonymous + file-backed)', plugin.label, rss(gx.broker));
-        await stopGx(gx);
-
-        if (!SKIP_SCALE) {
-            const big = await startGx(plugin, id, { scale: { services: 100, paths: 500 } });
-            put('50,000 items: start-up (ms)', plugin.label, `${big.startMs.toFixed(0)} (${big.startupTopics} topics)`);
-            const fpBig = await fullPublishTimes(big, id);
-            put('50,000 items: keep-alive to full_publish_completed, median (ms)', plugin.label, `${fpBig.ms.toFixed(1)} (${fpBig.messages} messages)`);
-            put('50,000 items: broker RSS, MB (anonymous + file-backed)', plugin.label, rss(big.broker));
-            await stopGx(big);
+    for (const workload of workloads) {
+        for (const mode of modes) {
+            for (const plugin of plugins) {
+                const column = `${plugin.label}, ${mode.label}`;
+                const w = workload.label;
+                let gx: Gx | undefined;
+                try {
+                    gx = await startGx(plugin, id, workload.sim, mode.wrapper);
+                    put(`${w}: start-up, broker start to a keep-alive answered with all topics (ms)`, column, `${gx.startMs.toFixed(0)} (${gx.startupTopics} topics)`);
+                    await sleep(4000); // ours gives back what start-up took 3 s after discovery
+                    put(`${w}: RSS (anonymous) idle, MB`, column, memory(gx.broker).text);
+                    const fp = await fullPublishTimes(gx, id);
+                    put(`${w}: keep-alive to full_publish_completed, median (ms)`, column, `${fp.ms.toFixed(1)} (${fp.messages} messages)`);
+                    put(`${w}: RSS (anonymous) after ${ROUNDS} full publishes, MB`, column, memory(gx.broker).text);
+                    for (const rate of [100, 1000, 5000]) {
+                        const l = await changeLatency(gx, id, rate, rate >= 1000 ? 4 : 3);
+                        put(`${w}: change latency at ${rate}/s, p50 / p99 (ms)`, column, `${l.p50.toFixed(2)} / ${l.p99.toFixed(2)} (${l.received}/${l.sent})`);
+                    }
+                    const most = await maxThroughput(gx, id, 3);
+                    put(`${w}: most changes delivered per second`, column, `${(most.perSecond / 1000).toFixed(1)} k (${most.received}/${most.sent})`);
+                    put(`${w}: write round trip W/ -> N/, median (ms)`, column, (await writeRoundTrip(gx, id)).toFixed(2));
+                    await sleep(1000);
+                    const after = memory(gx.broker);
+                    put(`${w}: RSS (anonymous) after the change load and writes, MB`, column, after.text);
+                    put(`${w}: peak RSS, MB`, column, after.peak);
+                    put(`${w}: still serving at the end`, column, gx.broker.running && (await canConnect(gx.broker.port)) ? 'yes' : `no: ${JSON.stringify(await gx.broker.exited)}`);
+                } catch (err) {
+                    put(`${w}: still serving at the end`, column, `no: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 120)}`);
+                } finally {
+                    if (gx)
+                        await stopGx(gx);
+                }
+            }
         }
     }
 
-    console.log(`# Plugin benchmark on a simulated GX device, ${new Date().toISOString()}, median of ${ROUNDS} where it says median`);
-    console.log(`\n| figure | ${plugins.map((p) => p.label).join(' | ')} |`);
-    console.log(`|---|${plugins.map(() => '---').join('|')}|`);
+    console.log(`# Plugin benchmark on a simulated GX device, ${new Date().toISOString()}, ${process.arch}; median of ${ROUNDS} where it says median`);
+    console.log(`Venus limits: ${VENUS_LIMITS.slice(0, -1).join(' ')}; MB = 1,000,000 bytes; the simulator, the bus, the broker and the clients share the machine's cores`);
+    console.log(`\n| figure | ${columns.join(' | ')} |`);
+    console.log(`|---|${columns.map(() => '---').join('|')}|`);
     for (const row of rows)
-        console.log(`| ${row.figure} | ${plugins.map((p) => row.values.get(p.label) ?? '-').join(' | ')} |`);
+        console.log(`| ${row.figure} | ${columns.map((c) => row.values.get(c) ?? '-').join(' | ')} |`);
 }
 
 main().catch((err: unknown) => {

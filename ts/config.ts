@@ -1,7 +1,6 @@
 // The plugin options (plugin_opt_<name> <value> in flashmq.conf) as typed settings. Every problem is reported at
 // once; an unusable value is replaced by its default, so a typo never stops the broker.
 
-import type { DbusClientKind } from './dbus/bridge';
 import type { Network } from './security/networks';
 import { defaultLocalNetworks, parseNetworks } from './security/networks';
 
@@ -30,8 +29,6 @@ export interface Settings {
     appsDir: string;
     /** Client addresses that count as localhost. */
     localNetworks: Network[];
-    /** The D-Bus client library: 'dbus-next' or the plugin's own 'wire' client. */
-    dbusClient: DbusClientKind;
     /** The original's option: true stops the plugin from asking venus-platform to register with VRM. */
     skipBrokerRegistration: boolean;
     /** A client's reads may publish this many items a second (and four times as many ahead). */
@@ -45,7 +42,6 @@ export const defaultSettings: Readonly<Settings> = {
     debug: false,
     dbusAddress: '',
     dbusCallTimeoutMs: 10_000,
-    dbusClient: 'dbus-next',
     portalId: '',
     uniqueIdFile: '/data/venus/unique-id',
     keepaliveTimeoutMs: 60_000,
@@ -61,7 +57,13 @@ export const defaultSettings: Readonly<Settings> = {
 
 /** Options the C++ shim reads itself (native/plugin.cc); known here so they are not reported as unknown. */
 export const shimOptionNames: ReadonlySet<string> = new Set([
-    'entry', 'node_args', 'node_platform_threads', 'malloc_arena_max', 'threadpool_size', 'ready_timeout_ms', 'shutdown_timeout_ms',
+    'entry', 'node_args', 'node_platform_threads', 'malloc_arena_max', 'threadpool_size', 'thread_stack_kb', 'ready_timeout_ms',
+    'shutdown_timeout_ms',
+]);
+
+/** Options of earlier versions that no longer do anything, with what to say about them. */
+const retiredOptions: ReadonlyMap<string, string> = new Map([
+    ['dbus_client', 'the plugin has one D-Bus client now (its own); ignored'],
 ]);
 
 type Parser<T> = (text: string) => T | Problem;
@@ -97,11 +99,6 @@ const busAddress: Parser<string> = (text) => {
 
 const text: Parser<string> = (t) => t.trim();
 
-const dbusClient: Parser<DbusClientKind> = (t) => {
-    const v = t.trim();
-    return v === 'dbus-next' || v === 'wire' ? v : new Problem(`'${t}' is not a D-Bus client ('dbus-next' or 'wire')`);
-};
-
 const networks: Parser<Network[]> = (t) => {
     try {
         return parseNetworks(t);
@@ -115,7 +112,6 @@ const spec: Spec = {
     debug: { option: 'debug', parse: boolean },
     dbusAddress: { option: 'dbus_address', parse: busAddress },
     dbusCallTimeoutMs: { option: 'dbus_call_timeout_ms', parse: integer(100, 600_000) },
-    dbusClient: { option: 'dbus_client', parse: dbusClient },
     portalId: { option: 'portal_id', parse: text },
     uniqueIdFile: { option: 'unique_id_file', parse: text },
     keepaliveTimeoutMs: { option: 'keepalive_timeout_ms', parse: integer(1000, 3_600_000) },
@@ -155,8 +151,12 @@ export function parseOptions(options: Readonly<Record<string, string>>, extraKno
         }
         (settings as unknown as Record<string, unknown>)[key] = value;
     }
-    for (const name of Object.keys(options))
-        if (!known.has(name))
+    for (const name of Object.keys(options)) {
+        const retired = retiredOptions.get(name);
+        if (retired !== undefined)
+            problems.push(`plugin_opt_${name}: ${retired}`);
+        else if (!known.has(name))
             problems.push(`plugin_opt_${name} is not an option of this plugin; ignored`);
+    }
     return { settings, problems };
 }

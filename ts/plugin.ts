@@ -33,8 +33,7 @@ export function startPlugin(binding: FlashmqBinding, timers: Timers = realTimers
     // Without a portal id there are no topics: the entry fails to load, and the broker says why and does not start.
     const portalId = readPortalId(parsed.settings.portalId, parsed.settings.uniqueIdFile);
     const address = parsed.settings.dbusAddress || systemBusAddress();
-    const bridge = new DbusBridge({ ...defaultBridgeOptions, address, callTimeoutMs: parsed.settings.dbusCallTimeoutMs,
-        client: parsed.settings.dbusClient },
+    const bridge = new DbusBridge({ ...defaultBridgeOptions, address, callTimeoutMs: parsed.settings.dbusCallTimeoutMs },
         log.child('dbus'), timers);
 
     const settings = parsed.settings;

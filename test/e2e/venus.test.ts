@@ -10,7 +10,7 @@ import { Variant } from 'dbus-next';
 import type { MqttClient } from 'mqtt';
 
 import { instanceOf, serviceType } from '../../ts/dbus/naming';
-import { fromVariant } from '../../ts/dbus/values';
+import { fromVariant } from '../reference/from-variant';
 import type { VeValue } from '../../ts/dbus/values';
 import { isBlocked, itemPayload } from '../../ts/mqtt/payloads';
 import { call, closeClient, connectClient } from '../helpers/dbus-daemon';

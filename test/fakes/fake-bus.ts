@@ -2,6 +2,7 @@
 // Call timeouts follow the injected fake clock.
 import type { BusConnection, CallRequest, Connector, Reply, Signal } from '../../ts/dbus/connection';
 import { CallTimeout, ConnectionClosed, DbusError } from '../../ts/dbus/connection';
+import { body } from './body';
 import type { FakeTimers } from './fake-timers';
 
 export interface FakeVariant {
@@ -49,7 +50,7 @@ export class FakeBus {
     /** A service that appears while connections exist. */
     appear(name: string, items: Record<string, FakeVariant>, mode: FakeService['mode'] = 'normal'): FakeService {
         const s = this.add(name, items, mode);
-        this.signal({ sender: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'NameOwnerChanged', signature: 'sss', body: [name, '', s.owner] });
+        this.signal({ sender: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'NameOwnerChanged', ...body('sss', [name, '', s.owner]) });
         return s;
     }
 
@@ -58,7 +59,7 @@ export class FakeBus {
         if (!s)
             return;
         this.services.delete(name);
-        this.signal({ sender: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'NameOwnerChanged', signature: 'sss', body: [name, s.owner, ''] });
+        this.signal({ sender: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'NameOwnerChanged', ...body('sss', [name, s.owner, '']) });
     }
 
     signal(signal: Signal): void {
@@ -67,17 +68,17 @@ export class FakeBus {
     }
 
     itemsChanged(service: FakeService, items: Record<string, FakeVariant>): void {
-        const body: Record<string, unknown> = {};
+        const dict: Record<string, unknown> = {};
         for (const [path, value] of Object.entries(items)) {
             service.items.set(path, value);
-            body[path] = { Value: value, Text: { signature: 's', value: '' } };
+            dict[path] = { Value: value, Text: { signature: 's', value: '' } };
         }
-        this.signal({ sender: service.owner, path: '/', interface: 'com.victronenergy.BusItem', member: 'ItemsChanged', signature: 'a{sa{sv}}', body: [body] });
+        this.signal({ sender: service.owner, path: '/', interface: 'com.victronenergy.BusItem', member: 'ItemsChanged', ...body('a{sa{sv}}', [dict]) });
     }
 
     propertiesChanged(service: FakeService, path: string, value: FakeVariant): void {
         service.items.set(path, value);
-        this.signal({ sender: service.owner, path, interface: 'com.victronenergy.BusItem', member: 'PropertiesChanged', signature: 'a{sv}', body: [{ Value: value }] });
+        this.signal({ sender: service.owner, path, interface: 'com.victronenergy.BusItem', member: 'PropertiesChanged', ...body('a{sv}', [{ Value: value }]) });
     }
 
     dropConnections(): void {
@@ -168,7 +169,7 @@ export class FakeConnection implements BusConnection {
     }
 
     private handle(request: CallRequest, answer: (r: Reply | Error) => void): void {
-        const ok = (signature: string, body: unknown[]): void => answer({ sender: request.destination, signature, body });
+        const ok = (signature: string, values: unknown[]): void => answer({ sender: request.destination, ...body(signature, values) });
         if (request.destination === 'org.freedesktop.DBus') {
             if (request.member === 'ListNames')
                 return ok('as', [['org.freedesktop.DBus', ...[...this.bus.services.keys()], ':1.1']]);

@@ -5,6 +5,7 @@ import { DbusBridge, defaultBridgeOptions, MATCH_RULES } from '../../ts/dbus/bri
 import type { LogLevelName } from '../../ts/log';
 import { Logger } from '../../ts/log';
 import { UNKNOWN_TYPE } from '../../ts/dbus/values';
+import { body } from '../fakes/body';
 import type { FakeVariant } from '../fakes/fake-bus';
 import { FakeBus } from '../fakes/fake-bus';
 import { FakeTimers } from '../fakes/fake-timers';
@@ -96,7 +97,7 @@ describe('the D-Bus bridge (with an in-memory bus)', () => {
         bus.add(MPPT, { '/DeviceInstance': v('i', 258), '/A': v('i', 1) });
         bridge.start();
         await bridge.whenDiscovered();
-        bus.signal({ sender: ':1.999', path: '/A', interface: 'com.victronenergy.BusItem', member: 'PropertiesChanged', signature: 'a{sv}', body: [{ Value: v('i', 66) }] });
+        bus.signal({ sender: ':1.999', path: '/A', interface: 'com.victronenergy.BusItem', member: 'PropertiesChanged', ...body('a{sv}', [{ Value: v('i', 66) }]) });
         assert.equal(bridge.cache.find('solarcharger', '258')!.items.get('/A')!.value, 1n);
     });
 
@@ -129,7 +130,7 @@ describe('the D-Bus bridge (with an in-memory bus)', () => {
         bus.appear(MPPT, { '/DeviceInstance': v('i', 258) });
         await flush();
         const replacement = bus.add(MPPT, { '/DeviceInstance': v('i', 300) });
-        bus.signal({ sender: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'NameOwnerChanged', signature: 'sss', body: [MPPT, first.owner, replacement.owner] });
+        bus.signal({ sender: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'NameOwnerChanged', ...body('sss', [MPPT, first.owner, replacement.owner]) });
         await flush();
         assert.equal(bridge.cache.find('solarcharger', '258'), undefined);
         assert.ok(bridge.cache.find('solarcharger', '300'), 'a new owner is a new incarnation, with its own instance');
@@ -142,8 +143,8 @@ describe('the D-Bus bridge (with an in-memory bus)', () => {
         bridge.start();
         await bridge.whenDiscovered();
         for (let i = 0; i < 100; i++) {
-            bus.signal({ sender: mppt.owner, path: '/', interface: 'com.victronenergy.BusItem', member: 'ItemsChanged', signature: 'a{sv}', body: [{}] });
-            bus.signal({ sender: mppt.owner, path: '/x', interface: 'com.victronenergy.BusItem', member: 'PropertiesChanged', signature: 'a{sv}', body: [{ Text: v('s', '') }] });
+            bus.signal({ sender: mppt.owner, path: '/', interface: 'com.victronenergy.BusItem', member: 'ItemsChanged', ...body('a{sv}', [{}]) });
+            bus.signal({ sender: mppt.owner, path: '/x', interface: 'com.victronenergy.BusItem', member: 'PropertiesChanged', ...body('a{sv}', [{ Text: v('s', '') }]) });
             bus.itemsChanged(mppt, { '/Weird': v('(ii)', [1, 2]) });
         }
         const lines = logs.filter(([level]) => level === 'warning').map(([, m]) => m);
@@ -210,9 +211,9 @@ describe('the D-Bus bridge (with an in-memory bus)', () => {
         await bridge.whenDiscovered();
         const removed: string[] = [];
         bridge.onUserRemoved((u) => removed.push(u));
-        bus.signal({ sender: platform.owner, path: '/', interface: 'com.victronenergy.TokenUsers', member: 'UserRemoved', signature: 's', body: ['token/evcharger/HQ1'] });
-        bus.signal({ sender: ':1.999', path: '/', interface: 'com.victronenergy.TokenUsers', member: 'UserRemoved', signature: 's', body: ['token/x/spoofed'] });
-        bus.signal({ sender: platform.owner, path: '/', interface: 'com.victronenergy.TokenUsers', member: 'UserRemoved', signature: 'i', body: [5] });
+        bus.signal({ sender: platform.owner, path: '/', interface: 'com.victronenergy.TokenUsers', member: 'UserRemoved', ...body('s', ['token/evcharger/HQ1']) });
+        bus.signal({ sender: ':1.999', path: '/', interface: 'com.victronenergy.TokenUsers', member: 'UserRemoved', ...body('s', ['token/x/spoofed']) });
+        bus.signal({ sender: platform.owner, path: '/', interface: 'com.victronenergy.TokenUsers', member: 'UserRemoved', ...body('i', [5]) });
         assert.deepEqual(removed, ['token/evcharger/HQ1']);
     });
 

@@ -7,6 +7,9 @@ import { instanceOf, serviceType } from '../../ts/dbus/naming';
 import type { VeValue } from '../../ts/dbus/values';
 import { UNKNOWN_TYPE } from '../../ts/dbus/values';
 import { formatJson } from '../../ts/util/json-format';
+import { BodyReader } from '../../ts/dbus/wire/decode';
+import { encodeBody } from '../../ts/dbus/wire/encode';
+import { body } from '../fakes/body';
 
 const v = (signature: string, value: unknown): { signature: string; value: unknown } => ({ signature, value });
 
@@ -46,11 +49,11 @@ describe('service names and instances (spec §3.2, §3.3)', () => {
 
 describe('service bodies (spec §2.3, §2.5)', () => {
     it('takes Value, Min and Max of GetItems / ItemsChanged and ignores Text and the rest', () => {
-        const parsed = parseItemsDict('a{sa{sv}}', [{
+        const parsed = parseItemsDict(body('a{sa{sv}}', [{
             '/Ac/Power': { Value: v('d', 936), Text: v('s', '936W') },
             'Settings/X': { Value: v('i', 1), Min: v('i', 0), Max: v('i', 1), Default: v('i', 1) },
             '/OnlyText': { Text: v('s', 'x') },
-        }], () => undefined);
+        }]), () => undefined);
         assert.equal(parsed.refused, undefined);
         assert.deepEqual(parsed.items, [
             { path: '/Ac/Power', value: 936 },
@@ -59,28 +62,33 @@ describe('service bodies (spec §2.3, §2.5)', () => {
         ]);
     });
 
-    it('refuses a wrong signature as a whole, and skips a malformed entry', () => {
-        assert.match(parseItemsDict('a{sv}', [{}], () => undefined).refused!, /'a\{sv\}' where 'a\{sa\{sv\}\}'/);
-        const problems: string[] = [];
-        const parsed = parseItemsDict('a{sa{sv}}', [{ '/a': 5, '/b': { Value: v('i', 2) } }], (p) => problems.push(p));
-        assert.deepEqual(parsed.items, [{ path: '/b', value: 2n }]);
-        assert.match(problems[0]!, /entry for '\/a' is not a dict/);
+    it('refuses a wrong signature as a whole, and a body that cannot be read', () => {
+        assert.match(parseItemsDict(body('a{sv}', [{}]), () => undefined).refused!, /'a\{sv\}' where 'a\{sa\{sv\}\}'/);
+        const whole = body('a{sa{sv}}', [{ '/a': { Value: v('d', 1) }, '/b': { Value: v('i', 2) } }]);
+        const bytes = Buffer.from(encodeBody('a{sa{sv}}', [{ '/a': { Value: v('d', 1) }, '/b': { Value: v('i', 2) } }]));
+        assert.deepEqual(parseItemsDict(whole, () => undefined).items, [{ path: '/a', value: 1 }, { path: '/b', value: 2n }]);
+        const cut = { ...whole, reader: () => new BodyReader(bytes, 0, 0, bytes.length - 3, true) };
+        assert.match(parseItemsDict(cut, () => undefined).refused!, /a dict of items that cannot be read: /);
+        const badSignature = Buffer.from(bytes);
+        badSignature[badSignature.indexOf('d'.charCodeAt(0), 12)] = 'z'.charCodeAt(0);
+        const bad = { ...whole, reader: () => new BodyReader(badSignature, 0, 0, badSignature.length, true) };
+        assert.match(parseItemsDict(bad, () => undefined).refused!, /cannot be read/);
     });
 
     it('takes PropertiesChanged on the item path, and refuses one without a Value', () => {
-        assert.deepEqual(parsePropertiesChanged('a{sv}', [{ Value: v('ai', []), Text: v('s', '---') }], '/Ac/L2/Power', () => undefined).items,
+        assert.deepEqual(parsePropertiesChanged(body('a{sv}', [{ Value: v('ai', []), Text: v('s', '---') }]), '/Ac/L2/Power', () => undefined).items,
             [{ path: '/Ac/L2/Power', value: null }]);
-        assert.match(parsePropertiesChanged('a{sv}', [{ Text: v('s', '1') }], '/x', () => undefined).refused!, /without a Value/);
-        assert.match(parsePropertiesChanged('sa{sv}as', ['x', {}, []], '/x', () => undefined).refused!, /signature/);
+        assert.match(parsePropertiesChanged(body('a{sv}', [{ Text: v('s', '1') }]), '/x', () => undefined).refused!, /without a Value/);
+        assert.match(parsePropertiesChanged(body('sa{sv}as', ['x', {}, []]), '/x', () => undefined).refused!, /signature/);
     });
 
     it('takes GetValue trees with relative keys under their base', () => {
-        assert.deepEqual(parseGetValueTree('v', [v('a{sv}', { 'Ac/Power': v('d', 1), DeviceInstance: v('i', 3) })], '/', () => undefined).items,
+        assert.deepEqual(parseGetValueTree(body('v', [v('a{sv}', { 'Ac/Power': v('d', 1), DeviceInstance: v('i', 3) })]), '/', () => undefined).items,
             [{ path: '/Ac/Power', value: 1 }, { path: '/DeviceInstance', value: 3n }]);
-        assert.deepEqual(parseGetValueTree('v', [v('a{sv}', { 'L1/Power': v('d', 2) })], '/Ac', () => undefined).items,
+        assert.deepEqual(parseGetValueTree(body('v', [v('a{sv}', { 'L1/Power': v('d', 2) })]), '/Ac', () => undefined).items,
             [{ path: '/Ac/L1/Power', value: 2 }]);
-        assert.match(parseGetValueTree('v', [v('i', 1)], '/Ac', () => undefined).refused!, /did not answer with a tree/);
-        assert.deepEqual(parseGetValueItem('v', [v('s', 'x')], '/Serial', () => undefined).items, [{ path: '/Serial', value: 'x' }]);
+        assert.match(parseGetValueTree(body('v', [v('i', 1)]), '/Ac', () => undefined).refused!, /did not answer with a tree/);
+        assert.deepEqual(parseGetValueItem(body('v', [v('s', 'x')]), '/Serial', () => undefined).items, [{ path: '/Serial', value: 'x' }]);
     });
 
     it('collapses slashes in paths', () => {
@@ -121,7 +129,7 @@ describe('the item cache', () => {
         const item = cache.get('com.victronenergy.settings')!.items.get('/Settings/A')!;
         assert.deepEqual([item.value, item.min, item.max], [2n, 0n, 9n]);
         assert.deepEqual(events.map((e) => e.kind), ['added', 'changed', 'changed']);
-        assert.equal(item.version, 3);
+        assert.equal(item.payload, undefined, 'what was derived from the old value is dropped');
     });
 
     it('gives an item first seen with only min/max the unknown value (spec Q10)', () => {

@@ -15,12 +15,12 @@ import { ItemCache } from './cache';
 import type { BusConnection, CallRequest, Connector, Reply, Signal } from './connection';
 import { CallTimeout, ConnectionClosed, DbusError, makeVariant } from './connection';
 import type { ParsedBody } from './items';
-import { parseGetValueItem, parseGetValueTree, parseItemsDict, parsePropertiesChanged } from './items';
+import { isTreeReply, parseGetValueItem, parseGetValueTree, parseItemsDict, parsePropertiesChanged } from './items';
 import { serviceType } from './naming';
 import { NameRegistry } from './registry';
 import type { DbusTypedValue } from './to-dbus';
 import type { ProblemSink } from './values';
-import { isVariantLike } from './values';
+import { nativeConnector } from './wire/client';
 
 export const BUS_ITEM = 'com.victronenergy.BusItem';
 const DBUS = { destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus' };
@@ -46,11 +46,7 @@ export interface DbusBridgeOptions {
     scanConcurrency: number;
     reconnect: Backoff;
     rescan: Backoff;
-    /** The client library: dbus-next, or the plugin's own wire client (wire/client.ts, less CPU per message). */
-    client: DbusClientKind;
 }
-
-export type DbusClientKind = 'dbus-next' | 'wire';
 
 export const defaultBridgeOptions: Omit<DbusBridgeOptions, 'address'> = {
     callTimeoutMs: 10_000,
@@ -58,7 +54,6 @@ export const defaultBridgeOptions: Omit<DbusBridgeOptions, 'address'> = {
     scanConcurrency: 16,
     reconnect: { initialMs: 500, maxMs: 30_000 },
     rescan: { initialMs: 2_000, maxMs: 60_000 },
-    client: 'dbus-next',
 };
 
 export class BridgeUnavailable extends Error {}
@@ -66,16 +61,6 @@ export class BridgeUnavailable extends Error {}
 interface Retry {
     delayMs: number;
     timer?: TimerHandle;
-}
-
-/**
- * The connector of the chosen client library. Only that library is loaded, on the first connect: dbus-next and its
- * dependencies take about 45 ms to load in the broker, which a user of the wire client need not wait for.
- */
-function connectorFor(client: DbusBridgeOptions['client'], reportWireProblem: (problem: string) => void): Connector {
-    if (client === 'wire')
-        return async (address, timeoutMs) => (await import('./wire/client')).nativeConnector(reportWireProblem)(address, timeoutMs);
-    return async (address, timeoutMs) => (await import('./dbus-next-client')).dbusNextConnector(address, timeoutMs);
 }
 
 export class DbusBridge {
@@ -103,7 +88,7 @@ export class DbusBridge {
         connector?: Connector,
     ) {
         this.problems = new ProblemLog(log);
-        this.connector = connector ?? connectorFor(options.client, (problem) => this.problems.report(`wire:${problem}`, problem));
+        this.connector = connector ?? nativeConnector((problem) => this.problems.report(`wire:${problem}`, problem));
         this.cache = new ItemCache(undefined, (message) => this.problems.report(`cache:${message}`, message));
         this.connectDelayMs = options.reconnect.initialMs;
         this.resetDiscovered();
@@ -183,7 +168,8 @@ export class DbusBridge {
         try {
             await Promise.all(MATCH_RULES.map((rule) => conn.addMatch(rule, this.options.callTimeoutMs)));
             const reply = await conn.call({ ...DBUS, member: 'ListNames' }, this.options.callTimeoutMs);
-            const names = Array.isArray(reply.body[0]) ? (reply.body[0] as unknown[]).filter((n): n is string => typeof n === 'string') : [];
+            const listed = reply.values()[0];
+            const names = Array.isArray(listed) ? (listed as unknown[]).filter((n): n is string => typeof n === 'string') : [];
             const services = names.filter((n) => serviceType(n) !== undefined);
             this.log.info(`found ${services.length} Venus services on the bus`);
             await Promise.all(services.map((name) => this.discover(name, gen)));
@@ -229,7 +215,8 @@ export class DbusBridge {
         let owner: string;
         try {
             const reply = await conn.call({ ...DBUS, member: 'GetNameOwner', signature: 's', body: [name] }, this.options.callTimeoutMs);
-            owner = typeof reply.body[0] === 'string' ? reply.body[0] : '';
+            const found = reply.values()[0];
+            owner = typeof found === 'string' ? found : '';
         } catch (err) {
             if (gen === this.generation && !(err instanceof ConnectionClosed))
                 this.log.info(`'${name}' left before it could be scanned (${describeError(err)})`);
@@ -274,12 +261,12 @@ export class DbusBridge {
             let parsed: ParsedBody;
             try {
                 const reply = await conn.call({ destination: owner, path: '/', interface: BUS_ITEM, member: 'GetItems' }, this.options.callTimeoutMs);
-                parsed = parseItemsDict(reply.signature, reply.body, problem);
+                parsed = parseItemsDict(reply, problem);
             } catch (err) {
                 if (!(err instanceof DbusError) || err.errorName !== UNKNOWN_METHOD)
                     throw err;
                 const reply = await conn.call({ destination: owner, path: '/', interface: BUS_ITEM, member: 'GetValue' }, this.options.callTimeoutMs);
-                parsed = parseGetValueTree(reply.signature, reply.body, '/', problem);
+                parsed = parseGetValueTree(reply, '/', problem);
             }
             if (gen !== this.generation || this.registry.ownerOf(name) !== owner)
                 return;
@@ -352,7 +339,7 @@ export class DbusBridge {
     private onNameOwnerChanged(signal: Signal, gen: number): void {
         if (signal.sender !== 'org.freedesktop.DBus' || signal.signature !== 'sss')
             return;
-        const [name, oldOwner, newOwner] = signal.body as [string, string, string];
+        const [name, oldOwner, newOwner] = signal.values() as [string, string, string];
         if (serviceType(name) === undefined)
             return;
         if (this.registry.has(name)) {
@@ -378,9 +365,9 @@ export class DbusBridge {
         const problem = this.valueProblems(first);
         let parsed: ParsedBody;
         if (signal.member === 'ItemsChanged')
-            parsed = parseItemsDict(signal.signature, signal.body, problem);
+            parsed = parseItemsDict(signal, problem);
         else if (signal.member === 'PropertiesChanged')
-            parsed = parsePropertiesChanged(signal.signature, signal.body, signal.path, problem);
+            parsed = parsePropertiesChanged(signal, signal.path, problem);
         else
             return;
         if (parsed.refused !== undefined) {
@@ -397,7 +384,7 @@ export class DbusBridge {
             this.problems.report(`token:${signal.sender}`, `UserRemoved from '${signal.sender}', which is no Venus service; ignored`);
             return;
         }
-        const username = signal.body[0];
+        const username = signal.signature.startsWith('s') ? signal.values()[0] : undefined;
         if (typeof username !== 'string' || !signal.signature.startsWith('s')) {
             this.problems.report(`token-body:${signal.signature}`, `UserRemoved with signature '${signal.signature}' where a string was expected; ignored`);
             return;
@@ -432,9 +419,7 @@ export class DbusBridge {
         const reply = await this.callService(name, { path, interface: BUS_ITEM, member: 'GetValue' });
         const problem = this.valueProblems(name);
         const cachedItem = this.cache.get(name)?.items.has(path) ?? false;
-        const isTree = !cachedItem && isVariantLike(reply.body[0]) && reply.body[0].signature === 'a{sv}';
-        const parsed = isTree ? parseGetValueTree(reply.signature, reply.body, path, problem)
-            : parseGetValueItem(reply.signature, reply.body, path, problem);
+        const parsed = !cachedItem && isTreeReply(reply) ? parseGetValueTree(reply, path, problem) : parseGetValueItem(reply, path, problem);
         if (parsed.refused !== undefined)
             throw new Error(parsed.refused);
         return this.cache.applyRead(name, parsed.items);
@@ -445,8 +430,8 @@ export class DbusBridge {
         const reply = await this.callService(name, {
             path, interface: iface, member: 'SetValue', signature: 'v', body: [makeVariant(value.signature, value.value)],
         });
-        const code = reply.body[0];
-        if (reply.signature !== 'i' || typeof code !== 'number')
+        const code = reply.signature === 'i' ? reply.values()[0] : undefined;
+        if (typeof code !== 'number')
             throw new Error(`SetValue answered with signature '${reply.signature}' where 'i' was expected`);
         return code;
     }

@@ -16,10 +16,13 @@ export interface CachedItem {
     readonly path: string;
     /** UNKNOWN_TYPE for an item of which only min/max were ever received. */
     value: VeValue;
-    min?: VeValue;
-    max?: VeValue;
-    /** Counts merges; derived data (payload bytes) can tell it is stale. */
-    version: number;
+    min: VeValue | undefined;
+    max: VeValue | undefined;
+    /**
+     * The text of its notification, kept by the MQTT side once built (so a full publish copies it instead of
+     * formatting again); the cache drops it whenever the item changes.
+     */
+    payload: string | undefined;
 }
 
 export interface ServiceState {
@@ -210,15 +213,17 @@ export class ItemCache {
 function mergeInto(items: Map<string, CachedItem>, u: ItemUpdate): CachedItem {
     let item = items.get(u.path);
     if (!item) {
-        item = { path: u.path, value: u.value === undefined ? UNKNOWN_TYPE : u.value, version: 0 };
+        // Every field set at once, in one order: all items share one shape.
+        item = { path: u.path, value: u.value === undefined ? UNKNOWN_TYPE : u.value, min: u.min, max: u.max, payload: undefined };
         items.set(u.path, item);
-    } else if (u.value !== undefined) {
-        item.value = u.value;
+        return item;
     }
+    if (u.value !== undefined)
+        item.value = u.value;
     if (u.min !== undefined)
         item.min = u.min;
     if (u.max !== undefined)
         item.max = u.max;
-    item.version++;
+    item.payload = undefined;
     return item;
 }

@@ -1,6 +1,8 @@
-// The D-Bus connection behind one small interface, so the client library stays swappable and tests can use a fake.
-// The plugin's own client (wire/client.ts) implements it: every call has a timeout, every reply is matched in one
-// demultiplexer, signals go to one handler.
+// The D-Bus connection behind one small interface, so tests can use a fake. The plugin's own client
+// (wire/client.ts) implements it: every call has a timeout, every reply is matched in one demultiplexer, signals go
+// to one handler, and bodies are read on demand.
+
+import type { BodyReader } from './wire/decode';
 
 export interface CallRequest {
     destination: string;
@@ -11,19 +13,22 @@ export interface CallRequest {
     body?: unknown[];
 }
 
-export interface Reply {
-    sender: string;
-    signature: string;
-    body: unknown[];
+/** A message's body, read on demand: as JavaScript values, or with a reader that takes only what it needs. */
+export interface Body {
+    readonly signature: string;
+    values(): unknown[];
+    reader(): BodyReader;
 }
 
-export interface Signal {
-    sender: string;
-    path: string;
-    interface: string;
-    member: string;
-    signature: string;
-    body: unknown[];
+export interface Reply extends Body {
+    readonly sender: string;
+}
+
+export interface Signal extends Body {
+    readonly sender: string;
+    readonly path: string;
+    readonly interface: string;
+    readonly member: string;
 }
 
 /** An error reply from the other side. */

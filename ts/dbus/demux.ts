@@ -71,11 +71,11 @@ export abstract class DemuxConnection implements BusConnection {
     }
 
     /** A reply (or an error reply) to one of our calls; replies to nothing of ours are ignored. */
-    protected settle(replySerial: number | undefined, outcome: Reply | Error): void {
-        const p = replySerial === undefined ? undefined : this.pending.get(replySerial);
+    protected settle(replySerial: number, outcome: Reply | Error): void {
+        const p = this.pending.get(replySerial);
         if (!p)
             return;
-        this.pending.delete(replySerial!);
+        this.pending.delete(replySerial);
         clearTimeout(p.timer);
         if (outcome instanceof Error)
             p.reject(outcome);

@@ -1,9 +1,15 @@
 // The bodies Venus services send (GetItems replies, ItemsChanged, PropertiesChanged, GetValue on '/' or a
-// sub-tree) as item updates. Pure functions: what does not fit is reported to the problem sink and skipped,
-// the rest is still taken.
+// sub-tree) as item updates. Pure functions over a message body: they read only the entries they use (an item's
+// path, Value, Min and Max) and skip the rest (Text, ...) without building it. What does not fit is reported to the
+// problem sink and skipped, the rest is still taken; a body that cannot be read at all is refused.
 
+import type { Body } from './connection';
+import type { TypeNode } from './signature';
+import { parseSingleType, SignatureError } from './signature';
 import type { ProblemSink, VeValue } from './values';
-import { fromVariant, isVariantLike } from './values';
+import { readVariant } from './values';
+import type { BodyReader } from './wire/decode';
+import { DecodeError } from './wire/decode';
 
 export interface ItemUpdate {
     /** Always starts with '/'. */
@@ -27,63 +33,116 @@ export function normalizePath(path: string): string {
     return `/${path}`.replace(/\/{2,}/g, '/');
 }
 
-function isPlainDict(v: unknown): v is Record<string, unknown> {
-    return typeof v === 'object' && v !== null && !Array.isArray(v) && !isVariantLike(v) && !(v instanceof Uint8Array);
+const VARIANT: TypeNode = parseSingleType('v');
+const ENTRY_ALIGN = 8;
+
+/** Runs `read` over the body; a body that ends early or holds an unreadable type is refused whole. */
+function reading(what: string, read: () => ItemUpdate[]): ParsedBody {
+    try {
+        return { items: read() };
+    } catch (err) {
+        if (err instanceof DecodeError || err instanceof SignatureError)
+            return { items: [], refused: `${what} that cannot be read: ${err.message}` };
+        throw err;
+    }
+}
+
+/** Reads the entries of an a{sv} at the reader, calling `entry` with each key (the reader at its variant). */
+function forEachEntry(r: BodyReader, entry: (key: string) => void): void {
+    const end = r.arrayEnd(DICT_ENTRY);
+    while (r.pos < end) {
+        r.align(ENTRY_ALIGN);
+        entry(r.string(true));
+    }
+    if (r.pos !== end)
+        throw new DecodeError('a dict entry runs past the end of its array');
+}
+
+const DICT_ENTRY: TypeNode = parseSingleType('a{sv}').children[0]!;
+const ITEM_ENTRY: TypeNode = parseSingleType('a{sa{sv}}').children[0]!;
+
+/** The properties of one item (an a{sv}: Value, Min, Max, Text, ...) into `update`. */
+function readProperties(r: BodyReader, update: ItemUpdate, problem: ProblemSink): void {
+    forEachEntry(r, (key) => {
+        if (key === 'Value')
+            update.value = readVariant(r, problem);
+        else if (key === 'Min')
+            update.min = readVariant(r, problem);
+        else if (key === 'Max')
+            update.max = readVariant(r, problem);
+        else
+            r.skip(VARIANT);
+    });
 }
 
 /** GetItems reply or ItemsChanged signal: a{sa{sv}} of path -> { Value, Min, Max, Text, ... }. */
-export function parseItemsDict(signature: string, body: readonly unknown[], problem: ProblemSink): ParsedBody {
-    if (signature !== 'a{sa{sv}}')
-        return { items: [], refused: `signature '${signature}' where 'a{sa{sv}}' was expected` };
-    const dict = body[0];
-    if (!isPlainDict(dict))
-        return { items: [], refused: 'the body is not a dict' };
-    const items: ItemUpdate[] = [];
-    for (const key of Object.keys(dict)) {
-        const entry = dict[key];
-        if (!isPlainDict(entry)) {
-            problem(`the entry for '${key}' is not a dict`);
-            continue;
+export function parseItemsDict(body: Body, problem: ProblemSink): ParsedBody {
+    if (body.signature !== 'a{sa{sv}}')
+        return { items: [], refused: `signature '${body.signature}' where 'a{sa{sv}}' was expected` };
+    return reading('a dict of items', () => {
+        const r = body.reader();
+        const items: ItemUpdate[] = [];
+        const end = r.arrayEnd(ITEM_ENTRY);
+        while (r.pos < end) {
+            r.align(ENTRY_ALIGN);
+            const update: ItemUpdate = { path: normalizePath(r.string(true)) };
+            readProperties(r, update, problem);
+            items.push(update);
         }
-        const update: ItemUpdate = { path: normalizePath(key) };
-        if ('Value' in entry)
-            update.value = fromVariant(entry.Value, problem);
-        if ('Min' in entry)
-            update.min = fromVariant(entry.Min, problem);
-        if ('Max' in entry)
-            update.max = fromVariant(entry.Max, problem);
-        items.push(update);
-    }
-    return { items };
+        return items;
+    });
 }
 
 /** PropertiesChanged on an item's own path: a{sv} with a 'Value' entry. */
-export function parsePropertiesChanged(signature: string, body: readonly unknown[], path: string, problem: ProblemSink): ParsedBody {
-    if (signature !== 'a{sv}')
-        return { items: [], refused: `PropertiesChanged with signature '${signature}' where 'a{sv}' was expected` };
-    const dict = body[0];
-    if (!isPlainDict(dict))
-        return { items: [], refused: 'PropertiesChanged whose body is not a dict' };
-    if (!('Value' in dict))
+export function parsePropertiesChanged(body: Body, path: string, problem: ProblemSink): ParsedBody {
+    if (body.signature !== 'a{sv}')
+        return { items: [], refused: `PropertiesChanged with signature '${body.signature}' where 'a{sv}' was expected` };
+    const parsed = reading('PropertiesChanged', () => {
+        const r = body.reader();
+        const update: ItemUpdate = { path: normalizePath(path) };
+        forEachEntry(r, (key) => {
+            if (key === 'Value')
+                update.value = readVariant(r, problem);
+            else
+                r.skip(VARIANT);
+        });
+        return update.value === undefined ? [] : [update];
+    });
+    if (parsed.refused === undefined && parsed.items.length === 0)
         return { items: [], refused: 'PropertiesChanged without a Value' };
-    return { items: [{ path: normalizePath(path), value: fromVariant(dict.Value, problem) }] };
+    return parsed;
 }
 
 /** GetValue on '/' or on a sub-tree: a variant holding a{sv}, keys relative to `base` (no leading slash). */
-export function parseGetValueTree(signature: string, body: readonly unknown[], base: string, problem: ProblemSink): ParsedBody {
-    if (signature !== 'v')
-        return { items: [], refused: `GetValue reply with signature '${signature}' where 'v' was expected` };
-    const variant = body[0];
-    if (!isVariantLike(variant) || variant.signature !== 'a{sv}' || !isPlainDict(variant.value))
+export function parseGetValueTree(body: Body, base: string, problem: ProblemSink): ParsedBody {
+    if (body.signature !== 'v')
+        return { items: [], refused: `GetValue reply with signature '${body.signature}' where 'v' was expected` };
+    if (!isTreeReply(body))
         return { items: [], refused: `GetValue on '${base}' did not answer with a tree (a{sv})` };
-    const dict = variant.value;
-    const prefix = base === '/' ? '' : base;
-    return { items: Object.keys(dict).map((key) => ({ path: normalizePath(`${prefix}/${key}`), value: fromVariant(dict[key], problem) })) };
+    return reading('a GetValue reply', () => {
+        const r = body.reader();
+        r.signature();
+        const prefix = base === '/' ? '' : base;
+        const items: ItemUpdate[] = [];
+        forEachEntry(r, (key) => items.push({ path: normalizePath(`${prefix}/${key}`), value: readVariant(r, problem) }));
+        return items;
+    });
 }
 
 /** GetValue on an item: one variant. */
-export function parseGetValueItem(signature: string, body: readonly unknown[], path: string, problem: ProblemSink): ParsedBody {
-    if (signature !== 'v')
-        return { items: [], refused: `GetValue reply with signature '${signature}' where 'v' was expected` };
-    return { items: [{ path: normalizePath(path), value: fromVariant(body[0], problem) }] };
+export function parseGetValueItem(body: Body, path: string, problem: ProblemSink): ParsedBody {
+    if (body.signature !== 'v')
+        return { items: [], refused: `GetValue reply with signature '${body.signature}' where 'v' was expected` };
+    return reading('a GetValue reply', () => [{ path: normalizePath(path), value: readVariant(body.reader(), problem) }]);
+}
+
+/** Whether a GetValue reply holds a tree (a{sv}) rather than one item's value. */
+export function isTreeReply(body: Body): boolean {
+    if (body.signature !== 'v')
+        return false;
+    try {
+        return body.reader().signature() === 'a{sv}';
+    } catch {
+        return false;
+    }
 }

@@ -1,7 +1,6 @@
 // Notification payloads, byte for byte as the original publishes them (spec §4): {"max":..,"min":..,"value":..}
 // with min and max only when ever received, secrets masked, two paths never published, one topic retained.
 
-import type { CachedItem } from '../dbus/cache';
 import type { VeValue } from '../dbus/values';
 import { formatJson } from '../util/json-format';
 
@@ -23,7 +22,15 @@ function masked(type: string, path: string, value: VeValue): VeValue {
     return typeof value === 'string' && MASKED.get(path) === type ? '******' : value;
 }
 
-export function itemPayload(type: string, item: Pick<CachedItem, 'path' | 'value' | 'min' | 'max'>): string {
+/** What a payload is made of: an item's value, and its min and max when they were ever received. */
+export interface PayloadSource {
+    path: string;
+    value: VeValue;
+    min?: VeValue | undefined;
+    max?: VeValue | undefined;
+}
+
+export function itemPayload(type: string, item: PayloadSource): string {
     const value = formatJson(masked(type, item.path, item.value));
     if (item.min === undefined && item.max === undefined)
         return `{"value":${value}}`;

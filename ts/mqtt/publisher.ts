@@ -5,12 +5,16 @@
 // Beyond the original, a full republish goes out in chunks that yield to the broker's loop, so a burst of tens of
 // thousands of items does not overflow a subscriber's write buffer; every chunk takes the items' current values,
 // so nothing published later in a burst is older than what a change already published.
+//
+// Cost: an item's payload text is formatted once per change and kept on the item; a topic is written from its
+// service's prefix bytes and the item's path; every frame goes into one batch buffer that is reused. A change
+// allocates its payload text and nothing else here; a full publish allocates nothing.
 
 import type { CacheEvent, CachedItem, ItemCache, ServiceState } from '../dbus/cache';
 import type { Logger } from '../log';
 import { describeError } from '../log';
 import type { Broker } from '../native/broker';
-import { encodeFrameWithTopic, FrameBatch, frameTopic } from '../native/frames';
+import { FrameBatch } from '../native/frames';
 import { completionPayload, isBlocked, isRetained, itemPayload } from './payloads';
 import { notificationTopic, portalTopic } from './topics';
 
@@ -29,14 +33,11 @@ export interface PublisherDeps {
     yieldToLoop(fn: () => void): void;
 }
 
-interface Frame {
-    version: number;
-    /** Its topic's bytes are reused for the next frame of the item: a topic is encoded once. */
-    frame: Buffer;
-}
-
 export class VenusPublisher {
-    private readonly frames = new WeakMap<CachedItem, Frame>();
+    /** One batch, reused: publishing allocates nothing but the payload text of a changed item. */
+    private readonly batch: FrameBatch;
+    /** 'N/<portal id>/<type>/<instance>' of each service, as bytes. */
+    private readonly prefixes = new WeakMap<ServiceState, Buffer>();
     readonly stats = { published: 0, fullPublishes: 0, removals: 0 };
 
     constructor(
@@ -46,6 +47,7 @@ export class VenusPublisher {
         private readonly deps: PublisherDeps,
         private readonly log: Logger,
     ) {
+        this.batch = new FrameBatch(Math.min(options.chunkBytes + 1024, 64 * 1024), 2 * options.chunkBytes + 64 * 1024);
         cache.subscribe((event) => this.onCacheEvent(event));
     }
 
@@ -62,28 +64,45 @@ export class VenusPublisher {
         this.broker.publish(portalTopic(this.options.portalId, 'full_publish_completed'), completionPayload(this.deps.unixSeconds(), echo));
     }
 
-    /** The frame of an item's notification, built once per change of the item. */
-    private frameOf(service: ServiceState, item: CachedItem): Buffer {
-        const cached = this.frames.get(item);
-        if (cached && cached.version === item.version)
-            return cached.frame;
-        const topic = cached ? frameTopic(cached.frame) : Buffer.from(notificationTopic(this.options.portalId, service.type, service.instance, item.path));
-        let payload: string;
+    private prefixOf(service: ServiceState): Buffer {
+        let prefix = this.prefixes.get(service);
+        if (!prefix) {
+            prefix = Buffer.from(notificationTopic(this.options.portalId, service.type, service.instance, ''));
+            this.prefixes.set(service, prefix);
+        }
+        return prefix;
+    }
+
+    /** The payload of an item's notification, formatted once per change of the item and kept on it. */
+    private payloadOf(service: ServiceState, item: CachedItem): string {
+        let payload = item.payload;
+        if (payload === undefined) {
+            try {
+                payload = itemPayload(service.type, item);
+            } catch (err) {
+                // Cannot happen with values from the bus, but a bad item must not stop the others (spec §12 Q2).
+                this.log.error(`cannot build the payload of '${notificationTopic(this.options.portalId, service.type, service.instance, item.path)}': `
+                    + `${describeError(err)}; publishing it as null`);
+                payload = '{"value":null}';
+            }
+            item.payload = payload;
+        }
+        return payload;
+    }
+
+    private add(service: ServiceState, item: CachedItem): void {
+        this.batch.addWithPrefix(this.prefixOf(service), item.path, this.payloadOf(service, item), isRetained(service.type, item.path));
+    }
+
+    /** The batch in one native call; it is empty afterwards. */
+    private flush(): void {
+        if (this.batch.count === 0)
+            return;
         try {
-            payload = itemPayload(service.type, item);
-        } catch (err) {
-            // Cannot happen with values from the bus, but a bad item must not stop the others (spec §12 Q2).
-            this.log.error(`cannot build the payload of '${topic.toString()}': ${describeError(err)}; publishing it as null`);
-            payload = '{"value":null}';
+            this.stats.published += this.broker.publishFrames(this.batch.bytes());
+        } finally {
+            this.batch.clear();
         }
-        const frame = encodeFrameWithTopic(topic, payload, 0, isRetained(service.type, item.path));
-        if (cached) {
-            cached.version = item.version;
-            cached.frame = frame;
-        } else {
-            this.frames.set(item, { version: item.version, frame });
-        }
-        return frame;
     }
 
     /**
@@ -91,39 +110,45 @@ export class VenusPublisher {
      * loop (a read of a big sub-tree, a service of thousands of items appearing). A later chunk is dropped when its
      * service has gone since (its removal went out), and takes the items' values as they are by then.
      */
-    private publishItems(service: ServiceState, items: Iterable<CachedItem>, force: boolean): void {
-        const iterator = items[Symbol.iterator]();
+    private publishItems(service: ServiceState, items: readonly CachedItem[] | IterableIterator<CachedItem>, force: boolean): void {
+        if (Array.isArray(items)) {
+            // A change: a few items, one batch, no closure or iterator made.
+            const list = items as readonly CachedItem[];
+            const alive = force || this.deps.alive();
+            let i = 0;
+            while (i < list.length && this.batch.byteLength < this.options.chunkBytes)
+                this.addIfPublished(service, list[i++]!, alive);
+            this.flush();
+            if (i < list.length) {
+                const rest = list.slice(i).values();
+                this.deps.yieldToLoop(() => this.publishInChunks(service, rest, force));
+            }
+            return;
+        }
+        this.publishInChunks(service, items as IterableIterator<CachedItem>, force);
+    }
+
+    private addIfPublished(service: ServiceState, item: CachedItem, alive: boolean): void {
+        if (!isBlocked(service.type, item.path) && (alive || isRetained(service.type, item.path)))
+            this.add(service, item);
+    }
+
+    private publishInChunks(service: ServiceState, iterator: IterableIterator<CachedItem>, force: boolean): void {
         const step = (): void => {
             if (this.cache.get(service.name) !== service)
                 return;
-            const frames: Buffer[] = [];
-            let bytes = 0;
             const alive = force || this.deps.alive();
             for (let next = iterator.next(); !next.done; next = iterator.next()) {
-                const item = next.value;
-                if (isBlocked(service.type, item.path))
-                    continue;
-                if (alive || isRetained(service.type, item.path)) {
-                    const frame = this.frameOf(service, item);
-                    frames.push(frame);
-                    bytes += frame.byteLength;
-                }
-                if (bytes >= this.options.chunkBytes) {
-                    this.publishFrames(frames, bytes);
+                this.addIfPublished(service, next.value, alive);
+                if (this.batch.byteLength >= this.options.chunkBytes) {
+                    this.flush();
                     this.deps.yieldToLoop(step);
                     return;
                 }
             }
-            this.publishFrames(frames, bytes);
+            this.flush();
         };
         step();
-    }
-
-    /** Cached frames in one native call: as they are when there is one, joined when there are several. */
-    private publishFrames(frames: Buffer[], bytes: number): void {
-        if (frames.length === 0)
-            return;
-        this.stats.published += this.broker.publishFrames(frames.length === 1 ? frames[0]! : Buffer.concat(frames, bytes));
     }
 
     private onCacheEvent(event: CacheEvent): void {
@@ -136,14 +161,14 @@ export class VenusPublisher {
                 return;
             case 'removed': {
                 const { service } = event;
-                const batch = new FrameBatch(16 * 1024);
+                const prefix = this.prefixOf(service);
                 for (const item of service.items.values()) {
                     if (isBlocked(service.type, item.path) || isRetained(service.type, item.path))
                         continue;
-                    batch.add(notificationTopic(this.options.portalId, service.type, service.instance, item.path), '');
+                    this.batch.addWithPrefix(prefix, item.path, '');
                 }
                 this.stats.removals++;
-                this.stats.published += this.broker.publishBatch(batch);
+                this.flush();
                 return;
             }
         }
@@ -161,10 +186,8 @@ export class VenusPublisher {
         let serviceIndex = 0;
         let items: IterableIterator<CachedItem> | undefined;
         const chunk = (): void => {
-            const frames: Buffer[] = [];
-            let bytes = 0;
             try {
-                while (serviceIndex < services.length && bytes < this.options.chunkBytes) {
+                while (serviceIndex < services.length && this.batch.byteLength < this.options.chunkBytes) {
                     const service = services[serviceIndex]!;
                     if (this.cache.get(service.name) !== service) {
                         serviceIndex++;
@@ -178,15 +201,13 @@ export class VenusPublisher {
                         items = undefined;
                         continue;
                     }
-                    if (!isBlocked(service.type, next.value.path)) {
-                        const frame = this.frameOf(service, next.value);
-                        frames.push(frame);
-                        bytes += frame.byteLength;
-                    }
+                    if (!isBlocked(service.type, next.value.path))
+                        this.add(service, next.value);
                 }
-                this.publishFrames(frames, bytes);
+                this.flush();
                 chunks++;
             } catch (err) {
+                this.batch.clear();
                 this.log.error(`a full republish failed part-way: ${describeError(err)}`);
                 serviceIndex = services.length;
             }

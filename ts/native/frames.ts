@@ -1,6 +1,7 @@
 // Many publishes in one native call: each message is one frame in a single buffer.
 //   u8 flags (bit 0: retain; bits 1-2: QoS) | u32le topic length | topic | u32le payload length | payload
-// A frame can be built once and kept (a cached notification), then copied into many batches.
+// A FrameBatch writes frames straight into one buffer that it keeps for the next batch: publishing allocates
+// nothing once the buffer has grown to the size of the batches.
 
 const HEADER = 9;
 
@@ -23,30 +24,13 @@ export function encodeFrame(topic: string, payload: string | Uint8Array, qos: 0 
     return frame;
 }
 
-/** A frame whose topic was encoded earlier (a cached item's topic never changes; its payload does). */
-export function encodeFrameWithTopic(topic: Uint8Array, payload: string, qos: 0 | 1 | 2 = 0, retain = false): Buffer {
-    const payloadLength = Buffer.byteLength(payload);
-    const frame = Buffer.allocUnsafe(HEADER + topic.byteLength + payloadLength);
-    frame[0] = flags(qos, retain);
-    frame.writeUInt32LE(topic.byteLength, 1);
-    frame.set(topic, 5);
-    frame.writeUInt32LE(payloadLength, 5 + topic.byteLength);
-    frame.write(payload, HEADER + topic.byteLength, 'utf8');
-    return frame;
-}
-
-/** The topic bytes of a frame (a view into it). */
-export function frameTopic(frame: Buffer): Buffer {
-    return frame.subarray(5, 5 + frame.readUInt32LE(1));
-}
-
-/** Collects frames for one publishFrames call, written straight into one growing buffer. */
+/** Collects frames for one publishFrames call, written straight into one buffer that grows as needed. */
 export class FrameBatch {
     private buffer: Buffer;
     private length = 0;
     private frames = 0;
 
-    constructor(private readonly initialBytes = 64 * 1024) {
+    constructor(private readonly initialBytes = 64 * 1024, private readonly keepBytes = 4 * initialBytes) {
         this.buffer = Buffer.allocUnsafe(0);
     }
 
@@ -81,6 +65,23 @@ export class FrameBatch {
         return this;
     }
 
+    /** A frame whose topic is `prefix` (bytes, e.g. 'N/<id>/<type>/<instance>') followed by `rest`. */
+    addWithPrefix(prefix: Uint8Array, rest: string, payload: string, retain = false): this {
+        this.reserve(HEADER + prefix.byteLength + rest.length * 3 + payload.length * 3);
+        const start = this.length;
+        const b = this.buffer;
+        b[start] = retain ? 1 : 0;
+        b.set(prefix, start + 5);
+        const topicLength = prefix.byteLength + b.write(rest, start + 5 + prefix.byteLength, 'utf8');
+        b.writeUInt32LE(topicLength, start + 1);
+        const payloadAt = start + HEADER + topicLength;
+        const payloadLength = b.write(payload, payloadAt, 'utf8');
+        b.writeUInt32LE(payloadLength, start + 5 + topicLength);
+        this.length = payloadAt + payloadLength;
+        this.frames++;
+        return this;
+    }
+
     /** Copies a frame built earlier with encodeFrame. */
     addFrame(frame: Uint8Array): this {
         this.reserve(frame.byteLength);
@@ -88,6 +89,19 @@ export class FrameBatch {
         this.length += frame.byteLength;
         this.frames++;
         return this;
+    }
+
+    /** The batch's bytes, valid until the next change of the batch (it keeps its buffer). */
+    bytes(): Buffer {
+        return this.buffer.subarray(0, this.length);
+    }
+
+    /** Empties the batch, keeping its buffer unless an unusual batch grew it beyond `keepBytes`. */
+    clear(): void {
+        this.length = 0;
+        this.frames = 0;
+        if (this.buffer.length > this.keepBytes)
+            this.buffer = Buffer.allocUnsafe(0);
     }
 
     /** The batch's bytes, handed over; the batch is empty afterwards. */
@@ -105,7 +119,7 @@ export class FrameBatch {
         let size = Math.max(this.initialBytes, this.buffer.length * 2);
         while (size < this.length + bytes)
             size *= 2;
-        const bigger = Buffer.allocUnsafe(size);
+        const bigger = Buffer.allocUnsafeSlow(size); // its own memory, not a slice of the shared pool: a batch buffer lives long
         this.buffer.copy(bigger, 0, 0, this.length);
         this.buffer = bigger;
     }

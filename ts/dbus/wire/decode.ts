@@ -1,8 +1,13 @@
-// D-Bus unmarshalling of incoming messages, in one pass over the bytes: framing of a byte stream into messages,
-// header fields, and bodies as JavaScript values of the same shape dbus-next produces (so the parsers of items.ts
-// take either): integers as numbers (x and t as bigint), b as boolean, s/o/g as strings, 'ay' as a Buffer, other
-// arrays as arrays, dicts as objects without prototype keyed by the key's text, structs as arrays, variants as
-// { signature, value }. Both byte orders are read.
+// D-Bus unmarshalling of incoming messages: framing of a byte stream into messages, header fields, and bodies.
+//
+// A body is read on demand, in one of two ways:
+//   - values(): every value as JavaScript, in the shape dbus-next produces (integers as numbers, x and t as bigint,
+//     b as boolean, s/o/g as strings, 'ay' as a Buffer, other arrays as arrays, dicts as objects without prototype
+//     keyed by the key's text, structs as arrays, variants as { signature, value });
+//   - reader(): a BodyReader at the start of the body, for parsers that take only what they need (an item change
+//     takes its path and Value and skips the rest) and allocate nothing for what they skip.
+// Strings that come again and again (header fields, item paths, dict keys) are interned: read from the bytes
+// without allocating when they were seen before. Both byte orders are read.
 
 import type { TypeNode } from '../signature';
 import { parseSignature, parseSingleType } from '../signature';
@@ -14,27 +19,12 @@ export const enum MessageType {
     Signal = 4,
 }
 
-export interface IncomingMessage {
-    type: MessageType;
-    flags: number;
-    serial: number;
-    path?: string;
-    interface?: string;
-    member?: string;
-    errorName?: string;
-    replySerial?: number;
-    destination?: string;
-    sender?: string;
-    signature: string;
-    body: unknown[];
-}
-
 export class DecodeError extends Error {}
 
 /** The largest message the D-Bus specification allows. */
 export const MAX_MESSAGE_BYTES = 128 * 1024 * 1024;
 
-function alignmentOf(code: string): number {
+export function alignmentOf(code: string): number {
     switch (code) {
         case 'y': case 'g': case 'v': return 1;
         case 'n': case 'q': return 2;
@@ -43,14 +33,64 @@ function alignmentOf(code: string): number {
     }
 }
 
-class Reader {
-    private readonly view: DataView;
-    pos: number;
+/**
+ * Short ASCII strings by their bytes: a direct-mapped table of the last string seen per hash slot. A hit costs a
+ * hash and a compare over the bytes and allocates nothing; a miss decodes the string and keeps it.
+ */
+class Interner {
+    private readonly table: Array<string | undefined>;
+    private readonly mask: number;
 
-    constructor(readonly buf: Buffer, start: number, readonly end: number, readonly le: boolean) {
-        this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-        this.pos = start;
+    constructor(slots: number, private readonly maxBytes: number) {
+        this.table = new Array<string | undefined>(slots).fill(undefined);
+        this.mask = slots - 1;
     }
+
+    get(buf: Buffer, start: number, end: number, encoding: 'utf8' | 'latin1'): string {
+        const length = end - start;
+        if (length > this.maxBytes)
+            return buf.toString(encoding, start, end);
+        // The slot from the length and the last bytes (item paths differ at their end), then a full compare.
+        let h = Math.imul(length, 0x9e3779b1);
+        for (let i = Math.max(start, end - 8); i < end; i++)
+            h = Math.imul(h ^ buf[i]!, 0x01000193);
+        const slot = (h >>> 0) & this.mask;
+        const known = this.table[slot];
+        if (known !== undefined && known.length === length) {
+            let i = 0;
+            while (i < length && known.charCodeAt(i) === buf[start + i])
+                i++;
+            if (i === length)
+                return known;
+        }
+        for (let i = start; i < end; i++)
+            if (buf[i]! >= 0x80)
+                return buf.toString(encoding, start, end); // not ASCII: not interned
+        const s = buf.toString('latin1', start, end); // ASCII: latin1 and UTF-8 agree
+        this.table[slot] = s;
+        return s;
+    }
+}
+
+const interned = new Interner(4096, 128);
+
+// Bodies have a handful of signatures: their parsed trees are kept.
+const bodyTypes = new Map<string, TypeNode[]>();
+
+function bodyTypesOf(signature: string): TypeNode[] {
+    let types = bodyTypes.get(signature);
+    if (!types) {
+        types = parseSignature(signature);
+        if (bodyTypes.size < 256)
+            bodyTypes.set(signature, types);
+    }
+    return types;
+}
+
+/** Reads values from a message's bytes, from `pos` up to `end`; `base` is where the message starts (alignment is
+ *  relative to it). */
+export class BodyReader {
+    constructor(readonly buf: Buffer, readonly base: number, public pos: number, readonly end: number, readonly le: boolean) {}
 
     private need(n: number): void {
         if (this.pos + n > this.end)
@@ -58,10 +98,14 @@ class Reader {
     }
 
     align(n: number): void {
-        const p = (this.pos + n - 1) & ~(n - 1);
+        const p = this.base + ((this.pos - this.base + n - 1) & ~(n - 1));
         if (p > this.end)
             throw new DecodeError('the message ends inside padding');
         this.pos = p;
+    }
+
+    get atEnd(): boolean {
+        return this.pos >= this.end;
     }
 
     u8(): number {
@@ -72,85 +116,100 @@ class Reader {
     u32(): number {
         this.align(4);
         this.need(4);
-        const v = this.view.getUint32(this.pos, this.le);
+        const v = this.le ? this.buf.readUInt32LE(this.pos) : this.buf.readUInt32BE(this.pos);
         this.pos += 4;
         return v;
     }
 
-    string(): string {
+    /** A string ('s' or 'o'); `intern` for strings that recur (paths, keys, names). */
+    string(intern = false): string {
         const length = this.u32();
         this.need(length + 1);
-        const s = this.buf.toString('utf8', this.pos, this.pos + length);
+        const start = this.pos;
         this.pos += length + 1;
-        return s;
+        return intern ? interned.get(this.buf, start, start + length, 'utf8') : this.buf.toString('utf8', start, start + length);
     }
 
     signature(): string {
         const length = this.u8();
         this.need(length + 1);
-        const s = this.buf.toString('latin1', this.pos, this.pos + length);
+        const start = this.pos;
         this.pos += length + 1;
-        return s;
+        return interned.get(this.buf, start, start + length, 'latin1');
     }
 
-    value(type: TypeNode): unknown {
-        const v = this.view;
-        switch (type.code) {
+    /** Starts an array: returns where it ends, with the position at its first element. */
+    arrayEnd(element: TypeNode): number {
+        const length = this.u32();
+        if (length > 64 * 1024 * 1024)
+            throw new DecodeError('an array longer than 64 MiB');
+        this.align(alignmentOf(element.code));
+        const end = this.pos + length;
+        if (end > this.end)
+            throw new DecodeError('an array runs past the end of the message');
+        return end;
+    }
+
+    /** A number of a numeric type: y n q i u h d (x and t are read by bigint()). */
+    number(code: string): number {
+        switch (code) {
             case 'y':
                 return this.u8();
-            case 'b': {
-                const x = this.u32();
-                if (x > 1)
-                    throw new DecodeError(`a boolean of ${x}`);
-                return x === 1;
-            }
-            case 'n': {
+            case 'n': case 'q': {
                 this.align(2);
                 this.need(2);
-                const x = v.getInt16(this.pos, this.le);
+                const p = this.pos;
                 this.pos += 2;
-                return x;
-            }
-            case 'q': {
-                this.align(2);
-                this.need(2);
-                const x = v.getUint16(this.pos, this.le);
-                this.pos += 2;
-                return x;
+                if (code === 'n')
+                    return this.le ? this.buf.readInt16LE(p) : this.buf.readInt16BE(p);
+                return this.le ? this.buf.readUInt16LE(p) : this.buf.readUInt16BE(p);
             }
             case 'i': {
                 this.align(4);
                 this.need(4);
-                const x = v.getInt32(this.pos, this.le);
+                const p = this.pos;
                 this.pos += 4;
-                return x;
+                return this.le ? this.buf.readInt32LE(p) : this.buf.readInt32BE(p);
             }
-            case 'u':
-            case 'h':
+            case 'u': case 'h':
                 return this.u32();
-            case 'x': {
-                this.align(8);
-                this.need(8);
-                const x = v.getBigInt64(this.pos, this.le);
-                this.pos += 8;
-                return x;
-            }
-            case 't': {
-                this.align(8);
-                this.need(8);
-                const x = v.getBigUint64(this.pos, this.le);
-                this.pos += 8;
-                return x;
-            }
             case 'd': {
                 this.align(8);
                 this.need(8);
-                const x = v.getFloat64(this.pos, this.le);
+                const p = this.pos;
                 this.pos += 8;
-                return x;
+                return this.le ? this.buf.readDoubleLE(p) : this.buf.readDoubleBE(p);
             }
-            case 's':
-            case 'o':
+            default:
+                throw new DecodeError(`'${code}' is not a number type`);
+        }
+    }
+
+    bigint(code: 'x' | 't'): bigint {
+        this.align(8);
+        this.need(8);
+        const p = this.pos;
+        this.pos += 8;
+        if (code === 'x')
+            return this.le ? this.buf.readBigInt64LE(p) : this.buf.readBigInt64BE(p);
+        return this.le ? this.buf.readBigUInt64LE(p) : this.buf.readBigUInt64BE(p);
+    }
+
+    boolean(): boolean {
+        const x = this.u32();
+        if (x > 1)
+            throw new DecodeError(`a boolean of ${x}`);
+        return x === 1;
+    }
+
+    /** A value of any type, as JavaScript (see the top of the file). */
+    value(type: TypeNode): unknown {
+        switch (type.code) {
+            case 'x': case 't':
+                return this.bigint(type.code);
+            case 'b':
+                return this.boolean();
+            case 's': case 'o':
                 return this.string();
             case 'g':
                 return this.signature();
@@ -165,18 +224,54 @@ class Reader {
             case 'a':
                 return this.array(type.children[0]!);
             default:
-                throw new DecodeError(`unknown type '${type.code}'`);
+                return this.number(type.code);
+        }
+    }
+
+    /** Moves past a value without building it. */
+    skip(type: TypeNode): void {
+        switch (type.code) {
+            case 's': case 'o': {
+                const length = this.u32();
+                this.need(length + 1);
+                this.pos += length + 1;
+                return;
+            }
+            case 'g': {
+                const length = this.u8();
+                this.need(length + 1);
+                this.pos += length + 1;
+                return;
+            }
+            case 'v':
+                this.skip(parseSingleType(this.signature()));
+                return;
+            case '(':
+                this.align(8);
+                for (const member of type.children)
+                    this.skip(member);
+                return;
+            case 'a': {
+                const end = this.arrayEnd(type.children[0]!);
+                this.pos = end;
+                return;
+            }
+            case 'x': case 't': case 'd': {
+                this.align(8);
+                this.need(8);
+                this.pos += 8;
+                return;
+            }
+            case 'b':
+                this.boolean();
+                return;
+            default:
+                this.number(type.code);
         }
     }
 
     private array(element: TypeNode): unknown {
-        const length = this.u32();
-        if (length > 64 * 1024 * 1024)
-            throw new DecodeError('an array longer than 64 MiB');
-        this.align(alignmentOf(element.code));
-        const end = this.pos + length;
-        if (end > this.end)
-            throw new DecodeError('an array runs past the end of the message');
+        const end = this.arrayEnd(element);
         if (element.code === 'y') {
             const bytes = Buffer.from(this.buf.subarray(this.pos, end));
             this.pos = end;
@@ -187,7 +282,7 @@ class Reader {
             const dict: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
             while (this.pos < end) {
                 this.align(8);
-                const key = this.value(keyType);
+                const key = keyType.code === 's' ? this.string(true) : this.value(keyType);
                 dict[String(key)] = this.value(valueType);
             }
             if (this.pos !== end)
@@ -203,67 +298,98 @@ class Reader {
     }
 }
 
-/** Decodes the body of a message with the given signature. */
-export function decodeBody(buf: Buffer, start: number, end: number, le: boolean, signature: string): unknown[] {
+/** Decodes a body with the given signature into JavaScript values (`base`: where its message starts). */
+export function decodeBody(buf: Buffer, base: number, start: number, end: number, le: boolean, signature: string): unknown[] {
     if (signature === '')
         return [];
-    const reader = new Reader(buf, start, end, le);
-    const body = parseSignature(signature).map((type) => reader.value(type));
-    return body;
+    const reader = new BodyReader(buf, base, start, end, le);
+    return bodyTypesOf(signature).map((type) => reader.value(type));
 }
 
-const HEADER_FIELD_TYPES: Record<number, string> = { 1: 'o', 2: 's', 3: 's', 4: 's', 5: 'u', 6: 's', 7: 's', 8: 'g', 9: 'u' };
+const HEADER_FIELD_TYPES = ['', 'o', 's', 's', 's', 'u', 's', 's', 'g', 'u'];
 
-/** The total length of the message that starts at `buf[0]`, once its 16 first bytes are there. */
-export function messageLength(head: Buffer): number {
-    const le = head[0] === 0x6c;
-    if (!le && head[0] !== 0x42)
-        throw new DecodeError(`not a D-Bus message (byte order mark ${head[0]})`);
-    const bodyLength = le ? head.readUInt32LE(4) : head.readUInt32BE(4);
-    const fieldsLength = le ? head.readUInt32LE(12) : head.readUInt32BE(12);
+/** The total length of the message that starts at `head[at]`, once its 16 first bytes are there. */
+export function messageLength(head: Buffer, at = 0): number {
+    const le = head[at] === 0x6c;
+    if (!le && head[at] !== 0x42)
+        throw new DecodeError(`not a D-Bus message (byte order mark ${head[at]})`);
+    const bodyLength = le ? head.readUInt32LE(at + 4) : head.readUInt32BE(at + 4);
+    const fieldsLength = le ? head.readUInt32LE(at + 12) : head.readUInt32BE(at + 12);
     const total = 16 + ((fieldsLength + 7) & ~7) + bodyLength;
     if (total > MAX_MESSAGE_BYTES)
         throw new DecodeError(`a message of ${total} bytes, more than D-Bus allows`);
     return total;
 }
 
-/** Decodes one whole message. */
-export function decodeMessage(buf: Buffer): IncomingMessage {
-    if (buf.length < 16 || messageLength(buf) > buf.length)
+/** A message as received: its header fields, and its body to be read on demand. */
+export class IncomingMessage {
+    type: MessageType;
+    flags: number;
+    serial: number;
+    path = '';
+    interface = '';
+    member = '';
+    errorName = '';
+    replySerial = -1;
+    destination = '';
+    sender = '';
+    signature = '';
+    bodyStart = 0;
+    bodyEnd = 0;
+
+    /** `buf[start]` is the message's first byte. */
+    constructor(readonly buf: Buffer, readonly start: number, readonly le: boolean) {
+        this.type = buf[start + 1]!;
+        this.flags = buf[start + 2]!;
+        this.serial = le ? buf.readUInt32LE(start + 8) : buf.readUInt32BE(start + 8);
+    }
+
+    /** The body as JavaScript values. */
+    values(): unknown[] {
+        return decodeBody(this.buf, this.start, this.bodyStart, this.bodyEnd, this.le, this.signature);
+    }
+
+    /** A reader at the start of the body. */
+    reader(): BodyReader {
+        return new BodyReader(this.buf, this.start, this.bodyStart, this.bodyEnd, this.le);
+    }
+}
+
+/**
+ * Decodes the header of the message in `buf[start, end)` (by default, the whole buffer); the body is checked to lie
+ * within the message, and read on demand.
+ */
+export function decodeMessage(buf: Buffer, start = 0, end = buf.length): IncomingMessage {
+    if (end - start < 16 || start + messageLength(buf, start) > end)
         throw new DecodeError('a truncated message');
-    const le = buf[0] === 0x6c;
-    const reader = new Reader(buf, 12, buf.length, le);
-    const message: IncomingMessage = {
-        type: buf[1]!,
-        flags: buf[2]!,
-        serial: le ? buf.readUInt32LE(8) : buf.readUInt32BE(8),
-        signature: '',
-        body: [],
-    };
+    const le = buf[start] === 0x6c;
+    const message = new IncomingMessage(buf, start, le);
+    const reader = new BodyReader(buf, start, start + 12, end, le);
     const fieldsLength = reader.u32();
-    const fieldsEnd = 16 + fieldsLength;
+    const fieldsEnd = start + 16 + fieldsLength;
     while (reader.pos < fieldsEnd) {
         reader.align(8);
         const code = reader.u8();
         const signature = reader.signature();
-        const value = reader.value(parseSingleType(signature));
-        if (HEADER_FIELD_TYPES[code] !== undefined && HEADER_FIELD_TYPES[code] !== signature)
+        const expected = HEADER_FIELD_TYPES[code];
+        if (expected !== undefined && expected !== '' && expected !== signature)
             throw new DecodeError(`header field ${code} has type '${signature}'`);
         switch (code) {
-            case 1: message.path = value as string; break;
-            case 2: message.interface = value as string; break;
-            case 3: message.member = value as string; break;
-            case 4: message.errorName = value as string; break;
-            case 5: message.replySerial = value as number; break;
-            case 6: message.destination = value as string; break;
-            case 7: message.sender = value as string; break;
-            case 8: message.signature = value as string; break;
-            default: break; // unknown fields are ignored, as the specification says
+            case 1: message.path = reader.string(true); break;
+            case 2: message.interface = reader.string(true); break;
+            case 3: message.member = reader.string(true); break;
+            case 4: message.errorName = reader.string(true); break;
+            case 5: message.replySerial = reader.u32(); break;
+            case 6: message.destination = reader.string(true); break;
+            case 7: message.sender = reader.string(true); break;
+            case 8: message.signature = reader.signature(); break;
+            default: reader.skip(parseSingleType(signature)); break; // unknown fields are ignored, as the specification says
         }
     }
-    const bodyStart = (fieldsEnd + 7) & ~7;
-    const bodyLength = le ? buf.readUInt32LE(4) : buf.readUInt32BE(4);
-    message.body = decodeBody(buf, bodyStart, bodyStart + bodyLength, le, message.signature);
+    message.bodyStart = start + ((fieldsEnd - start + 7) & ~7);
+    message.bodyEnd = message.bodyStart + (le ? buf.readUInt32LE(start + 4) : buf.readUInt32BE(start + 4));
+    if (message.bodyEnd > end)
+        throw new DecodeError('a truncated message');
     return message;
 }
 
@@ -272,19 +398,36 @@ export class MessageStream {
     private chunks: Buffer[] = [];
     private buffered = 0;
 
-    /** Adds bytes; returns the whole messages now complete (as raw buffers, to be decoded one by one). */
-    push(chunk: Buffer): Buffer[] {
+    /**
+     * Adds bytes and hands each message now complete to `onMessage` as a range of a buffer (valid during the call).
+     * Throws DecodeError when the stream cannot be cut into messages any more.
+     */
+    push(chunk: Buffer, onMessage: (buf: Buffer, start: number, end: number) => void): void {
+        if (this.buffered === 0) {
+            // The usual case: whole messages in the chunk, read in place.
+            let at = 0;
+            while (chunk.length - at >= 16) {
+                const total = messageLength(chunk, at);
+                if (chunk.length - at < total)
+                    break;
+                onMessage(chunk, at, at + total);
+                at += total;
+            }
+            if (at === chunk.length)
+                return;
+            chunk = at === 0 ? chunk : chunk.subarray(at);
+        }
         this.chunks.push(chunk);
         this.buffered += chunk.length;
-        const out: Buffer[] = [];
         for (;;) {
             if (this.buffered < 16)
-                return out;
+                return;
             const head = this.chunks[0]!.length >= 16 ? this.chunks[0]! : Buffer.concat(this.chunks, 16);
             const total = messageLength(head);
             if (this.buffered < total)
-                return out;
-            out.push(this.take(total));
+                return;
+            const message = this.take(total);
+            onMessage(message, 0, total);
         }
     }
 
