@@ -73,8 +73,12 @@ cmake_args=(-DCMAKE_BUILD_TYPE=Release)
 case "$arch" in
     host) ;;
     armhf|arm64)
+        # shellcheck source=scripts/lib-debian.sh
+        . "$here/scripts/lib-debian.sh"
+        triplet="$(deb_triplet "$arch")"
+        deb_ensure_tool "$triplet-g++" "g++-$triplet"
         sysroot="$here/.deps/$arch/root"
-        [ -f "$sysroot/usr/include/openssl/ssl.h" ] || bash "$here/scripts/sysroot.sh" --arch "$arch"
+        bash "$here/scripts/sysroot.sh" --arch "$arch"   # idempotent: checks, or makes the sysroot
         cmake_args+=(-DCMAKE_TOOLCHAIN_FILE="$here/cmake/debian-cross.cmake" -DDFMQ_CROSS_ARCH="$arch"
                      -DDFMQ_SYSROOT="$sysroot")
         ;;

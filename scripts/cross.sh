@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Cross-builds the plugin for 32-bit ARM (armhf, as on most GX devices) or 64-bit ARM (arm64) with Debian's cross
+# compiler and Debian's libnode of that architecture, then checks the result: an ARM shared object of the right
+# class that exports the plugin entry points and nothing else.
+#
+#   scripts/cross.sh --arch armhf|arm64
+#
+#   - installs g++-arm-linux-gnueabihf / g++-aarch64-linux-gnu when missing;
+#   - makes the sysroot .deps/<arch>/root with scripts/sysroot.sh (target packages fetched with apt-get download and
+#     unpacked; nothing of the target architecture is installed on this machine);
+#   - configures with cmake/debian-cross.cmake into build-<arch>/ and builds build-<arch>/libdbus-flashmq-ts.so.
+# The compiled TypeScript is architecture-independent: the installed layout's dist/ and node_modules/ serve all.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$here"
+arch=""
+while [ "$#" -gt 0 ]; do
+    case "$1" in
+        --arch) arch="${2:?--arch needs a value}"; shift 2 ;;
+        *) echo "cross.sh: unknown option '$1'" >&2; exit 2 ;;
+    esac
+done
+[ -n "$arch" ] || { echo "usage: scripts/cross.sh --arch armhf|arm64" >&2; exit 2; }
+say() { printf '[cross-%s] %s\n' "$arch" "$*"; }
+# shellcheck source=scripts/lib-debian.sh
+. "$here/scripts/lib-debian.sh"
+triplet="$(deb_triplet "$arch")"
+case "$arch" in
+    armhf) expect="ELF 32-bit LSB shared object, ARM, EABI5" ;;
+    arm64) expect="ELF 64-bit LSB shared object, ARM aarch64" ;;
+esac
+
+deb_ensure_tool "$triplet-g++" "g++-$triplet"
+deb_ensure_tool file file
+bash "$here/scripts/sysroot.sh" --arch "$arch"
+root="$here/.deps/$arch/root"
+
+[ -f node_modules/node-addon-api/napi.h ] || { say "npm packages are missing: run scripts/setup.sh first"; exit 1; }
+
+build="build-$arch"
+toolchain="$here/cmake/debian-cross.cmake"
+# A build directory configured with another toolchain file (the former cmake/armhf-debian.cmake) keeps its cached
+# compiler settings: start it afresh.
+if [ -f "$build/CMakeCache.txt" ] && ! grep -qx "CMAKE_TOOLCHAIN_FILE:[A-Z]*=$toolchain" "$build/CMakeCache.txt"; then
+    say "$build/ was configured with another toolchain file: reconfiguring from scratch"
+    rm -rf "$build"
+fi
+generator=()
+command -v ninja >/dev/null && generator=(-G Ninja)
+say "configuring and building in $build/"
+cmake -S . -B "$build" "${generator[@]}" -DCMAKE_TOOLCHAIN_FILE="$toolchain" -DDFMQ_CROSS_ARCH="$arch" \
+    -DDFMQ_SYSROOT="$root" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build" --parallel "$(nproc)"
+
+so="$build/libdbus-flashmq-ts.so"
+description="$(file -b "$so")"
+say "$so: $description"
+case "$description" in
+    "$expect"*) ;;
+    *) echo "cross.sh: $so is not a '$expect'" >&2; exit 1 ;;
+esac
+readelf="$triplet-readelf"
+exported="$("$readelf" --dyn-syms -W "$so" | awk '$7 != "UND" && $8 ~ /^flashmq_plugin_/ { print $8 }' | sort)"
+for entry in flashmq_plugin_version flashmq_plugin_main_init flashmq_plugin_main_deinit flashmq_plugin_allocate_thread_memory \
+             flashmq_plugin_deallocate_thread_memory flashmq_plugin_init flashmq_plugin_deinit flashmq_plugin_login_check \
+             flashmq_plugin_acl_check; do
+    grep -qx "$entry" <<<"$exported" || { echo "cross.sh: $so does not export $entry" >&2; exit 1; }
+done
+others="$("$readelf" --dyn-syms -W "$so" | awk '$7 != "UND" && $5 == "GLOBAL" && $8 !~ /^flashmq_plugin_/ { print $8 }')"
+[ -z "$others" ] || { echo "cross.sh: $so exports more than the plugin entry points: $others" >&2; exit 1; }
+say "exports: $(tr '\n' ' ' <<<"$exported")"
+say "needs: $("$readelf" -d "$so" | awk '/NEEDED/ { gsub(/[\[\]]/, "", $5); printf "%s ", $5 }')"
