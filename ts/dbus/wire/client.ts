@@ -43,15 +43,29 @@ const NO_REPLY_EXPECTED = 0x1;
 
 export type ProblemReporter = (problem: string) => void;
 
+/** Bytes per read from the bus socket, into one buffer that every read reuses. */
+const READ_BUFFER_BYTES = 64 * 1024;
+
+/**
+ * A socket that reads into one reused buffer (net's `onread`): no Buffer, no stream chunk and no event per read.
+ * Whoever holds the socket (authentication, then the connection) takes the bytes through `onBytes`, during the call.
+ */
+interface ReadingSocket {
+    socket: net.Socket;
+    onBytes: (buf: Buffer, length: number) => void;
+}
+
 class NativeConnection extends DemuxConnection {
     private readonly stream = new MessageStream();
     private serial = 1;
+    private readonly socket: net.Socket;
 
-    constructor(private readonly socket: net.Socket, private readonly report: ProblemReporter) {
+    constructor(reading: ReadingSocket, private readonly report: ProblemReporter) {
         super();
-        socket.on('data', (chunk: Buffer) => this.onData(chunk));
-        socket.on('error', (err) => this.ended(`connection error: ${err.message}`));
-        socket.on('close', () => this.ended('the bus closed the connection'));
+        this.socket = reading.socket;
+        reading.onBytes = (buf, length) => this.onData(buf, length);
+        this.socket.on('error', (err) => this.ended(`connection error: ${err.message}`));
+        this.socket.on('close', () => this.ended('the bus closed the connection'));
     }
 
     protected nextSerial(): number {
@@ -71,9 +85,9 @@ class NativeConnection extends DemuxConnection {
         this.socket.destroy();
     }
 
-    private onData(chunk: Buffer): void {
+    private onData(buf: Buffer, length: number): void {
         try {
-            this.stream.push(chunk, this.onMessage);
+            this.stream.push(buf, length, this.onMessage);
         } catch (err) {
             // The stream cannot be cut into messages any more: start over with a new connection.
             this.report(`unreadable data from the bus: ${err instanceof Error ? err.message : String(err)}; reconnecting`);
@@ -84,7 +98,10 @@ class NativeConnection extends DemuxConnection {
     private readonly onMessage = (buf: Buffer, start: number, end: number): void => {
         let message: IncomingMessage;
         try {
-            message = decodeMessage(buf, start, end);
+            // A reply is read when its caller resumes, after the read buffer may have been reused: it gets its own
+            // copy. Signals are read here and now, in place.
+            message = buf[start + 1] === MessageType.MethodReturn ? decodeMessage(Buffer.from(buf.subarray(start, end)))
+                : decodeMessage(buf, start, end);
         } catch (err) {
             this.report(`skipped a message that does not decode: ${err instanceof Error ? err.message : String(err)}`);
             return;
@@ -144,14 +161,15 @@ class NativeConnection extends DemuxConnection {
     }
 }
 
-/** SASL EXTERNAL authentication: resolves with the rest of what the server sent after OK (normally nothing). */
-function authenticate(socket: net.Socket, timeoutMs: number): Promise<void> {
+/** SASL EXTERNAL authentication. */
+function authenticate(reading: ReadingSocket, timeoutMs: number): Promise<void> {
+    const { socket } = reading;
     return new Promise<void>((resolve, reject) => {
         const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
         let received = '';
         const timer = setTimeout(() => finish(new Error(`no authentication answer within ${timeoutMs} ms`)), timeoutMs);
-        const onData = (chunk: Buffer): void => {
-            received += chunk.toString('latin1');
+        reading.onBytes = (buf, length) => {
+            received += buf.toString('latin1', 0, length);
             const nl = received.indexOf('\r\n');
             if (nl < 0) {
                 if (received.length > 4096)
@@ -170,7 +188,7 @@ function authenticate(socket: net.Socket, timeoutMs: number): Promise<void> {
         const onClose = (): void => finish(new Error('the bus closed the connection during authentication'));
         function finish(err?: Error): void {
             clearTimeout(timer);
-            socket.removeListener('data', onData);
+            reading.onBytes = () => undefined;
             socket.removeListener('error', onError);
             socket.removeListener('close', onClose);
             if (err)
@@ -178,16 +196,24 @@ function authenticate(socket: net.Socket, timeoutMs: number): Promise<void> {
             else
                 resolve();
         }
-        socket.on('data', onData);
         socket.on('error', onError);
         socket.on('close', onClose);
         socket.write(`\0AUTH EXTERNAL ${Buffer.from(String(uid)).toString('hex')}\r\n`);
     });
 }
 
-function open(address: BusAddress, timeoutMs: number): Promise<net.Socket> {
-    return new Promise<net.Socket>((resolve, reject) => {
-        const socket = address.kind === 'unix' ? net.connect({ path: address.path }) : net.connect({ host: address.host, port: address.port });
+function open(address: BusAddress, timeoutMs: number): Promise<ReadingSocket> {
+    return new Promise<ReadingSocket>((resolve, reject) => {
+        const reading: ReadingSocket = { socket: undefined as unknown as net.Socket, onBytes: () => undefined };
+        const onread = {
+            buffer: Buffer.allocUnsafeSlow(READ_BUFFER_BYTES),
+            callback: (length: number, buf: Uint8Array): boolean => {
+                reading.onBytes(buf as Buffer, length);
+                return true;
+            },
+        };
+        const socket = address.kind === 'unix' ? net.connect({ path: address.path, onread }) : net.connect({ host: address.host, port: address.port, onread });
+        reading.socket = socket;
         const timer = setTimeout(() => {
             socket.destroy();
             reject(new Error(`no connection within ${timeoutMs} ms`));
@@ -195,7 +221,7 @@ function open(address: BusAddress, timeoutMs: number): Promise<net.Socket> {
         socket.once('connect', () => {
             clearTimeout(timer);
             socket.removeAllListeners('error');
-            resolve(socket);
+            resolve(reading);
         });
         socket.once('error', (err) => {
             clearTimeout(timer);
@@ -212,12 +238,12 @@ export function nativeConnector(report: ProblemReporter = () => undefined): Conn
             throw new Error(`'${address}' holds no D-Bus address this client can use (unix:path=, unix:abstract=, tcp:)`);
         let lastError: unknown;
         for (const candidate of candidates) {
-            let socket: net.Socket | undefined;
+            let reading: ReadingSocket | undefined;
             try {
-                socket = await open(candidate, timeoutMs);
-                socket.setNoDelay(true);
-                await authenticate(socket, timeoutMs);
-                const connection = new NativeConnection(socket, report);
+                reading = await open(candidate, timeoutMs);
+                reading.socket.setNoDelay(true);
+                await authenticate(reading, timeoutMs);
+                const connection = new NativeConnection(reading, report);
                 const hello = await connection.call({
                     destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'Hello',
                 }, timeoutMs);
@@ -225,7 +251,7 @@ export function nativeConnector(report: ProblemReporter = () => undefined): Conn
                 connection.uniqueName = typeof name === 'string' ? name : '';
                 return connection;
             } catch (err) {
-                socket?.destroy();
+                reading?.socket.destroy();
                 lastError = err;
             }
         }

@@ -399,26 +399,28 @@ export class MessageStream {
     private buffered = 0;
 
     /**
-     * Adds bytes and hands each message now complete to `onMessage` as a range of a buffer (valid during the call).
-     * Throws DecodeError when the stream cannot be cut into messages any more.
+     * Adds the first `length` bytes of `input` and hands each message now complete to `onMessage` as a range of a
+     * buffer, valid only during that call. `input` may be reused by the caller afterwards: what is left of it (the
+     * start of a message) is copied. Throws DecodeError when the stream cannot be cut into messages any more.
      */
-    push(chunk: Buffer, onMessage: (buf: Buffer, start: number, end: number) => void): void {
+    push(input: Buffer, length: number, onMessage: (buf: Buffer, start: number, end: number) => void): void {
+        let at = 0;
         if (this.buffered === 0) {
-            // The usual case: whole messages in the chunk, read in place.
-            let at = 0;
-            while (chunk.length - at >= 16) {
-                const total = messageLength(chunk, at);
-                if (chunk.length - at < total)
+            // The usual case: whole messages in the input, read in place.
+            while (length - at >= 16) {
+                const total = messageLength(input, at);
+                if (length - at < total)
                     break;
-                onMessage(chunk, at, at + total);
+                onMessage(input, at, at + total);
                 at += total;
             }
-            if (at === chunk.length)
+            if (at === length)
                 return;
-            chunk = at === 0 ? chunk : chunk.subarray(at);
         }
-        this.chunks.push(chunk);
-        this.buffered += chunk.length;
+        const rest = Buffer.allocUnsafe(length - at);
+        input.copy(rest, 0, at, length);
+        this.chunks.push(rest);
+        this.buffered += rest.length;
         for (;;) {
             if (this.buffered < 16)
                 return;
