@@ -61,6 +61,9 @@ function big(value: unknown, code: string): bigint {
     return BigInt(integer(value, `'${code}'`));
 }
 
+// Signatures already checked: the same few are written again and again.
+const validSignatures = new Set<string>();
+
 /** A growing buffer that writes D-Bus values with their alignment (relative to its start). */
 export class WireWriter {
     private buf: Buffer;
@@ -89,8 +92,8 @@ export class WireWriter {
             return;
         const bytes = alignment - rest;
         this.ensure(bytes);
-        this.buf.fill(0, this.pos, this.pos + bytes);
-        this.pos += bytes;
+        for (let i = 0; i < bytes; i++)
+            this.buf[this.pos++] = 0;
     }
 
     u8(v: number): void {
@@ -122,7 +125,11 @@ export class WireWriter {
     }
 
     signature(s: string): void {
-        parseSignature(s);
+        if (!validSignatures.has(s)) {
+            parseSignature(s); // throws on a signature D-Bus does not allow
+            if (validSignatures.size < 1024)
+                validSignatures.add(s);
+        }
         this.ensure(s.length + 2);
         this.buf[this.pos++] = s.length;
         this.buf.write(s, this.pos, 'latin1');
