@@ -5,9 +5,11 @@
 #   scripts/flashmq.sh [--arch host|armhf|arm64] [--print]
 #
 # Source: the tree .deps/FlashMQ-1.26.2 when it is there (offline: put the release's source tree there), else the
-# release archive downloaded from GitHub into .deps/. Either way the tree is checked against a digest of its
-# files before anything is built (sha256 of the sorted list of `sha256sum` lines of every file).
-# Result: .deps/flashmq/<arch>/flashmq. --print only prints that path (and fails when it is not built).
+# same tree in this machine's cache ($DFMQ_CACHE, by default ~/.cache/dbus-flashmq-ts), else the release archive
+# downloaded from GitHub into that cache. Either way the tree is checked against a digest of its files before
+# anything is built (sha256 of the sorted list of `sha256sum` lines of every file).
+# Result: .deps/flashmq/<arch>/flashmq, also kept in the cache, so another clone on this machine (a CI run) takes
+# it from there instead of building again. --print only prints the path (and fails when it is not built).
 # Cross builds need the sysroot made by scripts/sysroot.sh (OpenSSL's headers and libraries for the target).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -37,27 +39,38 @@ if [ "$print_only" -eq 1 ]; then
     exit 0
 fi
 
+cache="${DFMQ_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dbus-flashmq-ts}"
+cached="$cache/flashmq-$version-$arch"
+want="$version $tree_digest"
 stamp="$out/.built-from"
-if [ -x "$binary" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$version $tree_digest" ]; then
+if [ -x "$binary" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
     say "$arch: $binary (FlashMQ $version, already built)"
+    exit 0
+fi
+if [ -x "$cached/flashmq" ] && [ "$(cat "$cached/.built-from" 2>/dev/null)" = "$want" ]; then
+    mkdir -p "$out"
+    install -m 0755 "$cached/flashmq" "$binary"
+    echo "$want" > "$stamp"
+    say "$arch: $binary (FlashMQ $version, built before on this machine: $cached)"
     exit 0
 fi
 
 digest_of() { (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1); }
 
 src="$here/.deps/FlashMQ-$version"
+[ -d "$src" ] || src="$cache/FlashMQ-$version"
 if [ ! -d "$src" ]; then
-    archive="$here/.deps/FlashMQ-$version.tar.gz"
-    say "no source tree at $src: downloading $url"
-    mkdir -p "$here/.deps"
+    archive="$cache/FlashMQ-$version.tar.gz"
+    say "no source tree at .deps/FlashMQ-$version or $src: downloading $url"
+    mkdir -p "$cache"
     if ! curl -fsSL --retry 2 -o "$archive.part" "$url"; then
         rm -f "$archive.part"
-        echo "flashmq.sh: could not download FlashMQ $version. Offline, put its release source tree at $src" >&2
+        echo "flashmq.sh: could not download FlashMQ $version. Offline, put its release source tree at $here/.deps/FlashMQ-$version" >&2
         echo "flashmq.sh: (e.g. git clone https://github.com/halfgaar/FlashMQ && git -C FlashMQ archive --prefix=FlashMQ-$version/ v$version | tar -x -C .deps)" >&2
         exit 1
     fi
     mv "$archive.part" "$archive"
-    unpack="$(mktemp -d "$here/.deps/flashmq-unpack.XXXXXX")"
+    unpack="$(mktemp -d "$cache/flashmq-unpack.XXXXXX")"
     tar -xzf "$archive" -C "$unpack"
     mv "$unpack/FlashMQ-$version" "$src"
     rm -rf "$unpack" "$archive"
@@ -93,6 +106,11 @@ cmake -S "$src" -B "$work" "${generator[@]}" "${cmake_args[@]}" >/dev/null
 cmake --build "$work" --parallel "$(nproc)" --target flashmq
 mkdir -p "$out"
 install -m 0755 "$work/flashmq" "$binary"
-echo "$version $tree_digest" > "$stamp"
+echo "$want" > "$stamp"
 rm -rf "$work"
+# Kept for the next clone on this machine (and the source tree with it, for offline builds of other targets).
+if mkdir -p "$cached" 2>/dev/null; then
+    install -m 0755 "$binary" "$cached/flashmq" && echo "$want" > "$cached/.built-from"
+    [ -d "$cache/FlashMQ-$version" ] || cp -a "$src" "$cache/FlashMQ-$version"
+fi
 say "$arch: $binary"
