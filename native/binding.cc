@@ -154,10 +154,21 @@ std::string describeAddress(const sockaddr *addr, socklen_t len)
 
 std::string clientAddress(const std::weak_ptr<Client> &client)
 {
-    sockaddr_storage storage{};
-    socklen_t len = sizeof(storage);
-    flashmq_get_client_address_v4(client, nullptr, reinterpret_cast<sockaddr *>(&storage), &len);
-    return describeAddress(reinterpret_cast<const sockaddr *>(&storage), len);
+    if (flashmq_get_client_address_v4)
+    {
+        sockaddr_storage storage{};
+        socklen_t len = sizeof(storage);
+        flashmq_get_client_address_v4(client, nullptr, reinterpret_cast<sockaddr *>(&storage), &len);
+        return describeAddress(reinterpret_cast<const sockaddr *>(&storage), len);
+    }
+    // FlashMQ 1.21: the address as text (an IP address; a Unix socket's client gets what FlashMQ writes for it).
+    std::string text;
+    if (flashmq_get_client_address)
+        flashmq_get_client_address(client, &text, nullptr);
+    in6_addr probe{};
+    if (!text.empty() && inet_pton(AF_INET, text.c_str(), &probe) != 1 && inet_pton(AF_INET6, text.c_str(), &probe) != 1)
+        return "unix";
+    return text;
 }
 
 namespace

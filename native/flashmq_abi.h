@@ -25,6 +25,7 @@
 // The broker's client and session objects. Plugins only ever hold weak pointers to them.
 class Client;
 class Session;
+class FlashMQSockAddr; // FlashMQ 1.21's address type: only ever passed as a null pointer
 
 namespace fmq
 {
@@ -88,7 +89,8 @@ bool isKnownAuthResult(int value);
 #define DFMQ_EXPORT __attribute__((visibility("default")))
 
 // Host functions, exported by the flashmq executable. The ones marked weak appeared in later FlashMQ versions
-// than the oldest we run on (1.22); they are null when the broker lacks them, and the plugin degrades.
+// than the oldest we run on (1.21), or were replaced in later ones; they are null when the broker lacks them, and
+// the plugin degrades or takes the other form.
 extern "C"
 {
     void flashmq_logf(int level, const char *format, ...) __attribute__((format(printf, 2, 3)));
@@ -106,7 +108,10 @@ extern "C"
     uint32_t flashmq_add_task(std::function<void()> f, uint32_t delay_in_ms);
     void flashmq_remove_task(uint32_t id);
 
-    void flashmq_get_client_address_v4(const std::weak_ptr<Client> &client, std::string *text, sockaddr *addr, socklen_t *addrlen);
+    // FlashMQ >= 1.22; 1.21 (Venus OS v3.6x) has the older form below, whose address object we never ask for.
+    void flashmq_get_client_address_v4(const std::weak_ptr<Client> &client, std::string *text, sockaddr *addr, socklen_t *addrlen)
+        __attribute__((weak));
+    void flashmq_get_client_address(const std::weak_ptr<Client> &client, std::string *text, FlashMQSockAddr *addr) __attribute__((weak));
     void flashmq_get_session_pointer(const std::string &clientid, const std::string &username, std::weak_ptr<Session> &sessionOut);
     void flashmq_get_client_pointer(const std::weak_ptr<Session> &session, std::weak_ptr<Client> &clientOut);
     void flashmq_plugin_remove_client_v4(const std::weak_ptr<Session> &session, bool alsoSession, fmq::ServerDisconnectReasons reasonCode);
