@@ -91,7 +91,9 @@ MemoryPlan planMemory(const ProcessMemory &p, const MemoryRequest &r)
     const uint64_t asFixedNoCode = p.addressSpaceUsed + brokerLater + stacks + kRuntimeData + kRuntimeMapped + young + arenas;
     const auto leftUnder = [](uint64_t limit, uint64_t fixed) { return limit > fixed ? limit - fixed : 0; };
 
-    uint64_t oldSpace = kMaxOldSpace;
+    // Without limits, a quarter of the machine's memory at most (V8's own rule), so a small device is not promised
+    // more than it has.
+    uint64_t oldSpace = p.physicalMemory ? std::max(kMinOldSpace, std::min(kMaxOldSpace, p.physicalMemory / 4)) : kMaxOldSpace;
     const char *binding = nullptr; // the limit that sized the old generation
     uint64_t bindingLimit = 0, bindingFixed = 0;
     if (p.dataLimit && leftUnder(p.dataLimit, dataFixed) < oldSpace)

@@ -59,6 +59,11 @@ describe('the memory plan', () => {
         assert.match(p.summary, /^memory: limits none, stack 8 MB, RAM 25166 MB; at start 178 MB mapped, 10 MB data\. Chose 1 V8 worker, 2 pool threads, 2048 KiB thread stacks, 2 malloc arenas, young generation 1 MiB semi-spaces, old generation 256 MiB, JIT on$/);
     });
 
+    it('promises V8 no more than a quarter of a small machine\'s memory', () => {
+        assert.equal(plan({ ...unlimited, physicalMemory: 512 }).oldSpaceMb, 128);
+        assert.equal(plan({ ...unlimited, physicalMemory: 64 }).oldSpaceMb, 32, 'and never less than it needs');
+    });
+
     it('sizes the old generation to what the data limit leaves (Venus on aarch64)', () => {
         const p = plan(venusArm64);
         assert.equal(p.shortfall, '');
