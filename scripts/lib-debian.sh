@@ -43,7 +43,7 @@ deb_fetch() {
         compgen -G "$cache/${p}_*_${arch}.deb" >/dev/null || missing+=("$p:$arch")
     done
     [ "${#missing[@]}" -eq 0 ] && return 0
-    if ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
+    if [ "$arch" != all ] && [ "$arch" != "$(dpkg --print-architecture)" ] && ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
         say "enabling the $arch architecture in dpkg (package lists only)"
         as_root dpkg --add-architecture "$arch"
     fi

@@ -35,6 +35,8 @@ export interface Settings {
     readItemsPerSecond: number;
     /** All clients' reads together may publish this many items a second (and three times as many ahead). */
     allReadItemsPerSecond: number;
+    /** A line of figures (memory, handles, the plugin's structures) this often; 0: never. */
+    statsIntervalS: number;
 }
 
 export const defaultSettings: Readonly<Settings> = {
@@ -53,6 +55,7 @@ export const defaultSettings: Readonly<Settings> = {
     skipBrokerRegistration: false,
     readItemsPerSecond: 5000,
     allReadItemsPerSecond: 20_000,
+    statsIntervalS: 0,
 };
 
 /** Options the C++ shim reads itself (native/plugin.cc); known here so they are not reported as unknown. */
@@ -123,6 +126,7 @@ const spec: Spec = {
     skipBrokerRegistration: { option: 'skip_broker_registration', parse: boolean },
     readItemsPerSecond: { option: 'read_items_per_second', parse: integer(100, 100_000_000) },
     allReadItemsPerSecond: { option: 'all_read_items_per_second', parse: integer(100, 100_000_000) },
+    statsIntervalS: { option: 'stats_interval_s', parse: integer(0, 86_400) },
 };
 
 export interface ParsedOptions {

@@ -12,6 +12,7 @@ import { brokerLogSink } from './native/log-sink';
 import { readPortalId } from './portal-id';
 import { Security } from './security/security';
 import { MemoryTrim } from './util/memory-trim';
+import { StatsReporter } from './util/stats';
 import type { Timers } from './util/timers';
 import { realTimers } from './util/timers';
 
@@ -65,10 +66,12 @@ export function startPlugin(binding: FlashmqBinding, timers: Timers = realTimers
             if (parsed.settings.dbusAddress !== before.dbusAddress)
                 log.warning('plugin_opt_dbus_address changed; it takes effect when the broker restarts');
             security.setLocalNetworks(parsed.settings.localNetworks);
+            stats.start(parsed.settings.statsIntervalS * 1000);
             log.notice('configuration reloaded');
         },
         async shutdown() {
             memoryTrim.stop();
+            stats.stop();
             log.notice('stopping');
             api.stop();
             await security.stop();
@@ -81,6 +84,9 @@ export function startPlugin(binding: FlashmqBinding, timers: Timers = realTimers
     api.publisher.announce();
     bridge.start();
     const started = timers.now();
+    const stats = new StatsReporter(() => ({ services: bridge.cache.size, items: bridge.cache.itemCount() }),
+        (line) => log.notice(line), timers);
+    stats.start(settings.statsIntervalS * 1000);
     const memoryTrim = new MemoryTrim({
         rssBytes: () => process.memoryUsage.rss(),
         reduce: () => broker.reduceMemory(),

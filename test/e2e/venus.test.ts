@@ -13,6 +13,7 @@ import { instanceOf, serviceType } from '../../ts/dbus/naming';
 import { fromVariant } from '../reference/from-variant';
 import type { VeValue } from '../../ts/dbus/values';
 import { isBlocked, itemPayload } from '../../ts/mqtt/payloads';
+import { conformanceDifferences, fullPublish as fullPublishOf } from '../helpers/conformance';
 import { call, closeClient, connectClient } from '../helpers/dbus-daemon';
 import { describeWithBroker, sleep } from '../helpers/flashmq';
 import { closeAll, connect, Inbox } from '../helpers/mqtt';
@@ -55,18 +56,8 @@ async function expectedNotifications(address: string): Promise<Map<string, strin
     return out;
 }
 
-/** Sends a keep-alive with an echo and collects every notification up to its completion. */
-async function fullPublish(client: MqttClient, inbox: Inbox, echo: string): Promise<Map<string, string>> {
-    inbox.clear();
-    await client.publishAsync(`R/${PORTAL_ID}/keepalive`, JSON.stringify({ 'keepalive-options': [{ 'full-publish-completed-echo': echo }] }));
-    const done = await inbox.waitFor((m) => m.topic === `${N}/full_publish_completed` && m.payload.toString().includes(`"${echo}"`), 20_000);
-    const out = new Map<string, string>();
-    for (const m of inbox.messages) {
-        if (m === done)
-            break;
-        out.set(m.topic, m.payload.toString());
-    }
-    return out;
+function fullPublish(client: MqttClient, inbox: Inbox, echo: string): Promise<Map<string, string>> {
+    return fullPublishOf(client, inbox, PORTAL_ID, echo);
 }
 
 function withoutPortalTopics(map: Map<string, string>): Map<string, string> {
@@ -83,16 +74,7 @@ describeWithBroker('the plugin end to end on a simulated GX device', function ()
                 const client = await connect(gx.port);
                 const inbox = await Inbox.subscribe(client, `${N}/#`);
                 const got = await fullPublish(client, inbox, 'conformance');
-                const conformance = JSON.parse(fs.readFileSync(path.resolve(recordingsDir, '../conformance/original-bct-full-publish.json'), 'utf8')) as { topics: Record<string, string>; services: Record<string, { type_instance: string }> };
-                const prefixes = Object.values(conformance.services).map((s) => `${N}/${s.type_instance}/`);
-                const ours = new Map([...got].filter(([t]) => prefixes.some((p) => t.startsWith(p))));
-                const differences: string[] = [];
-                for (const [topic, payload] of Object.entries(conformance.topics))
-                    if (ours.get(topic) !== payload)
-                        differences.push(`${topic}: ${ours.get(topic)} != ${payload}`);
-                for (const topic of ours.keys())
-                    if (!(topic in conformance.topics))
-                        differences.push(`${topic}: published, but not by the original`);
+                const { ours, differences } = conformanceDifferences(got, PORTAL_ID);
                 assert.deepEqual(differences, []);
                 assert.equal(ours.size, 2778);
                 await closeAll(client);
