@@ -9,7 +9,9 @@
 #
 #   dbus-flashmq-ts/libdbus-flashmq-ts.so     the plugin (RUNPATH $ORIGIN/lib)
 #   dbus-flashmq-ts/lib/                      libnode and the libraries it needs that Venus lacks (RUNPATH $ORIGIN):
-#                                             ICU 72, libuv, c-ares, nghttp2, brotli, from Debian 12
+#                                             ICU 72, libuv, c-ares, nghttp2, brotli, from Debian 12; ICU's data
+#                                             library is our empty stand-in (native/icu/icudata-stub.c): the real
+#                                             one maps 30 MB, a fifth of what Venus allows a 32-bit broker
 #   dbus-flashmq-ts/nodejs/                   the five JavaScript files libnode reads at start (see below)
 #   dbus-flashmq-ts/dist/ts/                  the compiled TypeScript (no npm package is needed)
 #   dbus-flashmq-ts/install.sh, uninstall.sh  switch FlashMQ to this plugin and back (see scripts/venus/install.sh)
@@ -53,7 +55,7 @@ bash "$here/scripts/cross.sh" --arch "$arch"
 # Libraries libnode needs that Venus lacks, from the sysroot (Debian 12 packages of the target). The JavaScript
 # files come from Debian's (architecture-independent) node-* packages.
 sysroot="$here/.deps/$arch/root"
-libs=(libnode.so.108 libuv.so.1 libicuuc.so.72 libicui18n.so.72 libicudata.so.72 libnghttp2.so.14 libcares.so.2
+libs=(libnode.so.108 libuv.so.1 libicuuc.so.72 libicui18n.so.72 libnghttp2.so.14 libcares.so.2
       libbrotlienc.so.1 libbrotlidec.so.1 libbrotlicommon.so.1)
 js_packages=(node-cjs-module-lexer node-undici node-acorn)
 js_files=(cjs-module-lexer/lexer.js cjs-module-lexer/dist/lexer.js undici/undici-fetch.js acorn/dist/acorn.js acorn-walk/dist/walk.js)
@@ -80,6 +82,12 @@ for lib in "${libs[@]}"; do
     chmod 0644 "$pkg/lib/$lib"
     patchelf --set-rpath '$ORIGIN' "$pkg/lib/$lib"
 done
+# ICU's data: the empty stand-in, for the ICU major version libicuuc was built with.
+icu_major="$(printf '%s\n' "${libs[@]}" | sed -n 's/^libicuuc\.so\.//p')"
+"$triplet-gcc" -O2 -shared -fPIC -DICU_MAJOR="$icu_major" -Wl,-soname,"libicudata.so.$icu_major" -Wl,-z,noexecstack \
+    -o "$pkg/lib/libicudata.so.$icu_major" native/icu/icudata-stub.c
+"$triplet-strip" --strip-unneeded "$pkg/lib/libicudata.so.$icu_major"
+patchelf --set-rpath '$ORIGIN' "$pkg/lib/libicudata.so.$icu_major"
 # libnode's paths of its externalized builtins (see the top of this file).
 count="$(grep -a -o "$NODEJS_FROM" "$pkg/lib/libnode.so.108" | wc -l)"
 [ "$count" -ge 5 ] || { echo "package.sh: libnode.so.108 names $NODEJS_FROM $count times, expected at least 5" >&2; exit 1; }

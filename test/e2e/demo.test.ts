@@ -6,7 +6,7 @@ import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { describeWithBroker, freePort, repoRoot, sleep } from '../helpers/flashmq';
+import { describeWithBroker, freePort, pluginPath, repoRoot, sleep } from '../helpers/flashmq';
 import { closeAll, connect, Inbox } from '../helpers/mqtt';
 
 const cli = path.join(repoRoot, 'dist/ts/demo/cli.js');
@@ -23,8 +23,10 @@ class DemoProcess {
         this.exited = new Promise((resolve) => proc.on('close', (code) => { this.closed = true; resolve(code); }));
     }
 
+    /** The demo, with the plugin under test (DFMQ_PLUGIN, else the build tree's). */
     static start(args: string[], env: NodeJS.ProcessEnv = {}): DemoProcess {
-        return new DemoProcess(spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } }));
+        return new DemoProcess(spawn(process.execPath, [cli, '--plugin', pluginPath, ...args],
+            { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } }));
     }
 
     async waitFor(pattern: RegExp, ms = 30_000): Promise<RegExpExecArray> {

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { describeWithBroker, repoRoot } from '../helpers/flashmq';
+import { describeWithBroker, pluginPath, repoRoot } from '../helpers/flashmq';
 import { closeAll, connect, Inbox } from '../helpers/mqtt';
 import { PORTAL_ID, startGx } from '../helpers/venus';
 
@@ -21,6 +21,9 @@ describeWithBroker('the installed layout', function () {
         const r = spawnSync('cmake', ['--install', path.join(repoRoot, 'build-plugin'), '--prefix', prefix], { encoding: 'utf8' });
         assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
         dir = path.join(prefix, 'lib', 'dbus-flashmq-ts');
+        // The plugin under test, when it is not the build tree's (DFMQ_PLUGIN), in the installed layout.
+        if (process.env.DFMQ_PLUGIN)
+            fs.copyFileSync(pluginPath, path.join(dir, 'libdbus-flashmq-ts.so'));
     });
 
     after(() => {

@@ -14,12 +14,22 @@ function cpuSeconds(pid: number): number {
     return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 10 ms
 }
 
+/** Scratch directories of the tests, removed after each. */
+const scratchDirs: string[] = [];
+
 function scratchFile(name: string): string {
-    return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dfmq-file-')), name);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dfmq-file-'));
+    scratchDirs.push(dir);
+    return path.join(dir, name);
 }
 
 describeWithBroker('the plugin in a real broker: life cycle', function () {
     const brokers: RunningBroker[] = [];
+
+    afterEach(() => {
+        for (const dir of scratchDirs.splice(0))
+            fs.rmSync(dir, { recursive: true, force: true });
+    });
     async function start(...args: Parameters<typeof startBroker>): Promise<RunningBroker> {
         const b = await startBroker(...args);
         brokers.push(b);

@@ -85,7 +85,7 @@ export interface EmulatedBroker {
  * the same path (the D-Bus daemon's socket directory).
  */
 export async function startEmulatedBroker(arch: Arch, root: string, pluginOptions: Record<string, string>,
-    binds: string[] = [], extra: string[] = []): Promise<EmulatedBroker> {
+    binds: string[] = [], extra: string[] = [], wrapper: string[] = []): Promise<EmulatedBroker> {
     const dir = fs.mkdtempSync(path.join(root, 'run', 'dfmq-test-'));
     const guestDir = `/run/${path.basename(dir)}`;
     const port = await freePort();
@@ -95,7 +95,8 @@ export async function startEmulatedBroker(arch: Arch, root: string, pluginOption
     });
     fs.writeFileSync(path.join(dir, 'flashmq.conf'), text);
     const straceLog = path.join(dir, 'strace.log');
-    const proc = spawn('bash', [path.join(repoRoot, 'scripts/qemu-run.sh'), '--arch', arch, '--root', root, '--strace', `${guestDir}/strace.log`,
+    const [command, ...prefix] = [...wrapper, 'bash'];
+    const proc = spawn(command, [...prefix, path.join(repoRoot, 'scripts/qemu-run.sh'), '--arch', arch, '--root', root, '--strace', `${guestDir}/strace.log`,
         ...binds.flatMap((b) => ['--bind', b]), '--', '/usr/bin/flashmq', '-c', `${guestDir}/flashmq.conf`],
     { stdio: ['ignore', 'pipe', 'pipe'] });
     const broker = new RunningBroker(proc, port, dir, path.join(dir, 'flashmq.log'));
