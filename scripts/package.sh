@@ -4,7 +4,7 @@
 #
 #   scripts/package.sh --arch armhf|arm64 [--out <dir>]        (default --out: packages/)
 #
-# Result: <out>/venus-data-dbus-flashmq-ts-<version>-<arch>.tar.gz, which unpacks into /data (also from a USB stick or
+# Results: <out>/venus-data-dbus-flashmq-ts-<version>-<arch>.tar.gz, which unpacks into /data (also from a USB stick or
 # SD card, as Venus does with venus-data*.tar.gz at boot, running rc/post-hook.sh afterwards):
 #
 #   dbus-flashmq-ts/libdbus-flashmq-ts.so     the plugin (RUNPATH $ORIGIN/lib)
@@ -17,6 +17,7 @@
 #   dbus-flashmq-ts/install.sh, uninstall.sh  switch FlashMQ to this plugin and back (see scripts/venus/install.sh)
 #   dbus-flashmq-ts/ARCH, VERSION, MANIFEST, licenses/
 #   rc/post-hook.sh                           run by Venus after unpacking a venus-data archive: installs
+# and <out>/dbus-flashmq-ts-sdk-prefix-<version>-<arch>.tar.gz, for building the plugin with the Venus SDK.
 #
 # libnode: Debian's build reads five of Node's own JavaScript files (cjs-module-lexer, undici, acorn, acorn-walk)
 # from /usr/share/nodejs at every start, a path compiled into the library; Venus's /usr is read-only and has no
@@ -131,7 +132,19 @@ if grep -r -l -a -e "$here" -e "$HOME/" "$stage" >/dev/null; then
 fi
 (cd "$pkg" && find . -type f ! -name MANIFEST -print0 | LC_ALL=C sort -z | xargs -0 sha256sum > MANIFEST)
 
+# The SDK prefix: what the Venus SDK lacks to build the plugin (it has no Node, libnode or libuv): libnode's and
+# libuv's headers, and the package's libraries to link against (cmake -DLIBNODE_PREFIX=<this>, see the README).
+sdk="$here/build-package/sdk-prefix-$arch"
+rm -rf "$sdk"
+mkdir -p "$sdk/include" "$sdk/lib"
+cp -r "$sysroot/usr/include/node" "$sdk/include/node"
+cp -r "$sysroot/usr/include/uv.h" "$sysroot/usr/include/uv" "$sdk/include/"
+cp -a "$pkg"/lib/*.so* "$sdk/lib/"
+ln -sfn libnode.so.108 "$sdk/lib/libnode.so"
+ln -sfn libuv.so.1 "$sdk/lib/libuv.so"
+
 mkdir -p "$out"
+tar --owner=0 --group=0 --numeric-owner --sort=name -C "$here/build-package" -czf "$out/dbus-flashmq-ts-sdk-prefix-$version-$arch.tar.gz" "sdk-prefix-$arch"
 archive="$out/venus-data-dbus-flashmq-ts-$version-$arch.tar.gz"
 tar --owner=0 --group=0 --numeric-owner --sort=name -C "$stage" -czf "$archive.part" dbus-flashmq-ts rc
 mv "$archive.part" "$archive"

@@ -4,7 +4,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
-[ -f dist/ts/index.js ] && [ -f dist/test/emulation/venus-package.test.js ] || npm run build:ts >/dev/null
+[ -f dist/test/emulation/venus-package.test.js ] || npm run build:ts >/dev/null
 for arch in armhf arm64; do
     bash scripts/flashmq.sh --arch "$arch"
     bash scripts/package.sh --arch "$arch"
