@@ -172,7 +172,7 @@ describe('the login decisions (spec §7.1)', () => {
             log,
             trust: (c, u, t) => { if (t) trusted.set(c, u); else trusted.delete(c); },
             connected: () => false,
-            maxVerifications: 4,
+            checks: { concurrency: 2, perSource: 16, total: 1024 },
         };
         return { policy: new LoginPolicy(deps, () => timers.now()), trusted, logs, timers };
     }

@@ -8,7 +8,8 @@
 //   6. the rate limiter must have tokens;
 //   7. the security-profile password (vncpassword.txt; an empty one lets everybody in) (privileged).
 // Every refusal except 1. is answered after a random 1-6 s, so guessing is slow. Passwords are checked on the thread
-// pool, a few at a time; beyond that a login is refused rather than queued without bound.
+// pool, a few at a time, the waiting checks served by source address in turn (check-queue.ts): a flood of guesses
+// from one address does not keep the right password from another out; beyond a bound a check is refused.
 
 import type { Logger } from '../log';
 import type { AuthResultCode } from '../native/binding';
@@ -17,6 +18,8 @@ import type { LoginAnswer, LoginRequest } from '../native/broker';
 import type { Credentials } from './credentials';
 import type { Network } from './networks';
 import { isLocalAddress } from './networks';
+import type { CheckQueueLimits } from './check-queue';
+import { CheckQueue } from './check-queue';
 import type { LoginRateLimiter } from './rate-limiter';
 
 export const BRIDGE_USERS: readonly string[] = ['GXdbus', 'GXrpc'];
@@ -54,13 +57,16 @@ export interface LoginDeps {
     trust(clientId: string, username: string, trusted: boolean): void;
     /** Whether a client is connected under this id with this username (after a takeover, the new one is). */
     connected(clientId: string, username: string): boolean;
-    /** Password checks at once; beyond them a login is refused. */
-    maxVerifications: number;
+    /** Password checks at once (the thread pool's size), and how many may wait. */
+    checks: CheckQueueLimits;
 }
 
 class Throttle {
     private readonly last = new Map<string, { at: number; suppressed: number }>();
     constructor(private readonly now: () => number, private readonly periodMs = 10_000) {}
+    get size(): number {
+        return this.last.size;
+    }
     /** Whether to log now; the text to append says how many were left out since. */
     pass(cause: string): string | undefined {
         const now = this.now();
@@ -80,11 +86,12 @@ class Throttle {
 export class LoginPolicy {
     private readonly clients = new Map<string, ClientRecord>();
     private readonly byUsername = new Map<string, Set<string>>();
-    private verifying = 0;
+    private readonly checks: CheckQueue;
     private readonly throttle: Throttle;
 
     constructor(private readonly deps: LoginDeps, now: () => number) {
         this.throttle = new Throttle(now);
+        this.checks = new CheckQueue(deps.checks);
     }
 
     private warn(cause: string, message: string): void {
@@ -97,15 +104,15 @@ export class LoginPolicy {
         return { result, delayMs: 1000 + Math.floor(this.deps.random() * 5000) };
     }
 
-    private async verify(password: string, hash: string): Promise<boolean | 'busy'> {
-        if (this.verifying >= this.deps.maxVerifications)
-            return 'busy';
-        this.verifying++;
-        try {
-            return await this.deps.verify(password, hash);
-        } finally {
-            this.verifying--;
-        }
+    private verify(request: LoginRequest, hash: string): Promise<boolean | 'busy'> {
+        return this.checks.run(request.address, () => this.deps.verify(request.password, hash));
+    }
+
+    /** The sizes of what the policy holds, for the stats line. */
+    sizes(): Record<string, number> {
+        const checks = this.checks.sizes();
+        return { loginClients: this.clients.size, loginUsernames: this.byUsername.size, loginThrottle: this.throttle.size,
+            passwordChecking: checks.checking, passwordChecksWaiting: checks.waiting };
     }
 
     private accept(request: LoginRequest, record: Omit<ClientRecord, 'clientId' | 'username'>): LoginAnswer {
@@ -137,9 +144,9 @@ export class LoginPolicy {
         const tokens = await this.deps.credentials.tokenUsers();
         const token = tokens?.find((t) => t.name === username);
         if (token) {
-            const ok = await this.verify(password, token.hash);
+            const ok = await this.verify(request, token.hash);
             if (ok === 'busy') {
-                this.warn('busy', `too many password checks at once; refusing the login of '${username}'`);
+                this.warn('busy', `too many password checks waiting from ${request.address || 'an unknown address'}; refusing the login of '${username}'`);
                 return this.delayed(AuthResult.loginDenied);
             }
             if (ok)
@@ -163,9 +170,9 @@ export class LoginPolicy {
         const setting = await this.deps.credentials.passwordSetting();
         let match = setting.kind === 'open';
         if (setting.kind === 'hash') {
-            const ok = await this.verify(password, setting.hash);
+            const ok = await this.verify(request, setting.hash);
             if (ok === 'busy') {
-                this.warn('busy', `too many password checks at once; refusing the login of '${username}'`);
+                this.warn('busy', `too many password checks waiting from ${request.address || 'an unknown address'}; refusing the login of '${username}'`);
                 return this.delayed(AuthResult.loginDenied);
             }
             match = ok;

@@ -52,7 +52,9 @@ export class Security {
             log: log.child('login'),
             trust: (clientId, username, trusted) => broker.setTrustedClient(clientId, username, trusted),
             connected: (clientId, username) => broker.clientAddress(clientId, username) !== undefined,
-            maxVerifications: 4,
+            // As many at once as the thread pool has threads (the memory plan sets UV_THREADPOOL_SIZE): more would only
+            // wait in libuv's own queue, first come first served.
+            checks: { concurrency: Math.max(1, Number(process.env.UV_THREADPOOL_SIZE) || 2), perSource: 16, total: 1024 },
         }, () => timers.now());
         this.vrm = new VrmDuties(bridge, timers, log.child('vrm'), random, {
             registration: options.registration, debounceMs: 2000, reregisterMaxDelayMs: 600_000,
