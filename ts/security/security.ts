@@ -52,9 +52,10 @@ export class Security {
             log: log.child('login'),
             trust: (clientId, username, trusted) => broker.setTrustedClient(clientId, username, trusted),
             connected: (clientId, username) => broker.clientAddress(clientId, username) !== undefined,
-            // As many at once as the thread pool has threads (the memory plan sets UV_THREADPOOL_SIZE): more would only
-            // wait in libuv's own queue, first come first served.
-            checks: { concurrency: Math.max(1, Number(process.env.UV_THREADPOOL_SIZE) || 2), perSource: 16, total: 1024 },
+            // One thread of the pool (the memory plan sets UV_THREADPOOL_SIZE) stays free for file reads (the tokens,
+            // the GUI apps of a full publish), which would otherwise wait behind the checks; more checks at once would
+            // only wait in libuv's own queue, first come first served.
+            checks: { concurrency: Math.max(1, (Number(process.env.UV_THREADPOOL_SIZE) || 2) - 1), perSource: 16, total: 1024 },
         }, () => timers.now());
         this.vrm = new VrmDuties(bridge, timers, log.child('vrm'), random, {
             registration: options.registration, debounceMs: 2000, reregisterMaxDelayMs: 600_000,
