@@ -108,7 +108,7 @@ async function measure(arch: Arch, workload: 'bct' | '50,000 items'): Promise<st
             await inbox.waitFor((m) => m.topic === `N/${PORTAL_ID}/battery/901/V0` && m.payload.toString() === '{"value":7.5}', 60_000);
             await closeAll(client);
             await new Promise((resolve) => setTimeout(resolve, 5000)); // the start-up trim, and a stats line after it
-            const line = await run.broker.waitForLog(/dbus-flashmq: stats \{[^\n]*\}/, 10_000, run.broker.log().length);
+            const line = await run.broker.waitForLog(/dbus-flashmq: stats process \{[^\n]*\}/, 10_000, run.broker.log().length);
             const s = sample(root, line);
             cells.push(`${s.guestMb.toFixed(0)} (${s.threadStacks} thread stacks)`, `${s.deviceMb.toFixed(0)}`, `${s.heapUsedMb} / ${s.heapTotalMb}`);
         } finally {

@@ -84,8 +84,10 @@ export function startPlugin(binding: FlashmqBinding, timers: Timers = realTimers
     api.publisher.announce();
     bridge.start();
     const started = timers.now();
-    const stats = new StatsReporter(() => ({ services: bridge.cache.size, items: bridge.cache.itemCount() }),
-        (line) => log.notice(line), timers);
+    const stats = new StatsReporter(() => {
+        const native = broker.stats();
+        return { ...bridge.sizes(), ...api.sizes(), ...security.sizes(), pendingLogins: native.pendingLogins, readRules: native.readRules };
+    }, (line) => log.notice(line), timers);
     stats.start(settings.statsIntervalS * 1000);
     const memoryTrim = new MemoryTrim({
         rssBytes: () => process.memoryUsage.rss(),

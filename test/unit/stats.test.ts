@@ -25,10 +25,10 @@ describe('the stats line', () => {
         const stats = new StatsReporter(() => ({ services: 3 }), (l) => lines.push(l), timers, () => ({ heapUsedMb: 4.5 }));
         stats.start(10_000);
         timers.advance(25_000);
-        assert.deepEqual(lines, ['stats {"heapUsedMb":4.5,"services":3}', 'stats {"heapUsedMb":4.5,"services":3}']);
+        assert.deepEqual(lines, ['stats process {"heapUsedMb":4.5}', 'stats plugin {"services":3}', 'stats process {"heapUsedMb":4.5}', 'stats plugin {"services":3}']);
         stats.start(0);
         timers.advance(60_000);
-        assert.equal(lines.length, 2);
+        assert.equal(lines.length, 4);
         assert.equal(timers.pendingCount, 0);
     });
 });

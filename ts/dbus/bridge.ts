@@ -121,6 +121,15 @@ export class DbusBridge {
         return { services: this.cache.size, items: this.cache.itemCount(), connected: this.connected, ...this.counters };
     }
 
+    /** The sizes of what the D-Bus side holds, for the stats line. */
+    sizes(): Record<string, number> {
+        return {
+            services: this.cache.size, items: this.cache.itemCount(), queuedServices: this.cache.queuedServices,
+            busNames: this.registry.size, busOwners: this.registry.ownerCount, scanRetries: this.retries.size,
+            pendingCalls: this.conn?.pendingCalls ?? 0, dbusProblems: this.problems.size,
+        };
+    }
+
     onUserRemoved(listener: (username: string) => void): () => void {
         this.userRemovedListeners.add(listener);
         return () => this.userRemovedListeners.delete(listener);

@@ -94,6 +94,11 @@ export class ItemCache {
         return name === undefined ? undefined : this.services.get(name);
     }
 
+    /** Services whose changes wait for their scan. */
+    get queuedServices(): number {
+        return this.queued.size;
+    }
+
     queuedPaths(name: string): number {
         return this.queued.get(name)?.size ?? 0;
     }

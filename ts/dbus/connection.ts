@@ -48,6 +48,8 @@ export class ConnectionClosed extends Error {}
 
 export interface BusConnection {
     readonly uniqueName: string;
+    /** Calls waiting for their reply (for the stats line). */
+    readonly pendingCalls?: number;
     call(request: CallRequest, timeoutMs: number): Promise<Reply>;
     addMatch(rule: string, timeoutMs: number): Promise<void>;
     onSignal(handler: (signal: Signal) => void): void;

@@ -18,6 +18,10 @@ export abstract class DemuxConnection implements BusConnection {
     protected closed = false;
     uniqueName = '';
 
+    get pendingCalls(): number {
+        return this.pending.size;
+    }
+
     /** A serial for the next message sent. */
     protected abstract nextSerial(): number;
     /** Sends a method call under `serial`; throws when it cannot (e.g. a body that does not encode). */

@@ -5,6 +5,15 @@ export class NameRegistry {
     private readonly owners = new Map<string, string>();
     private readonly names = new Map<string, Set<string>>();
 
+    get size(): number {
+        return this.owners.size;
+    }
+
+    /** Unique connection names that own a service name. */
+    get ownerCount(): number {
+        return this.names.size;
+    }
+
     ownerOf(name: string): string | undefined {
         return this.owners.get(name);
     }

@@ -80,6 +80,10 @@ export class KeepAlive {
         return n;
     }
 
+    sizes(): Record<string, number> {
+        return { keepAliveClients: this.pending.size, keepAliveTasks: this.afterRepublish.length };
+    }
+
     onAliveChange(listener: (alive: boolean) => void): () => void {
         this.aliveListeners.add(listener);
         return () => this.aliveListeners.delete(listener);

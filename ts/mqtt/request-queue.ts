@@ -106,6 +106,10 @@ export class RequestQueue {
         return true;
     }
 
+    sizes(): Record<string, number> {
+        return { requestQueues: this.queues.size, requestBudgets: this.budgets.size, requestsWaiting: this.waiting, requestsRunning: this.running };
+    }
+
     /** Charges a client's budget, and the common one, with the items one of its requests published. */
     charge(clientId: string, items: number): void {
         if (!(items > 0))

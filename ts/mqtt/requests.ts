@@ -159,6 +159,10 @@ export class RequestHandler {
         return { service, path: address.path };
     }
 
+    sizes(): Record<string, number> {
+        return { ...this.queue.sizes(), requestLogClients: this.clientLog.size, requestProblems: this.problems.size };
+    }
+
     private onRead(message: ClientPublish, rest: string): void {
         if (rest === 'keepalive') {
             this.keepAlive.keepAlive(message.clientId, parseKeepAliveOptions(message.payload));

@@ -78,6 +78,10 @@ export class VenusApi {
         return this.requests.onPublish(message);
     }
 
+    sizes(): Record<string, number> {
+        return { ...this.keepAlive.sizes(), ...this.requests.sizes() };
+    }
+
     stop(): void {
         this.keepAlive.stop();
         this.requests.queue.clear();

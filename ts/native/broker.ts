@@ -6,7 +6,7 @@ import type { Logger } from '../log';
 import { describeErrorWithStack } from '../log';
 import type { Timers } from '../util/timers';
 import type {
-    AlterPublishChange, AuthResultCode, Capabilities, DisconnectReasonCode, FlashmqBinding, ForwardFilter, IncomingProperties,
+    AlterPublishChange, AuthResultCode, BindingStats, Capabilities, DisconnectReasonCode, FlashmqBinding, ForwardFilter, IncomingProperties,
     IntegrationPolicy, NativeHandlers, OutgoingProperties, ReadRule, UserProperties,
 } from './binding';
 import { AuthResult, isAuthResult } from './binding';
@@ -95,6 +95,11 @@ export class Broker {
     /** Publishes frames built earlier (encodeFrame, or several of them joined) in one native call. */
     publishFrames(frames: Uint8Array): number {
         return frames.byteLength === 0 ? 0 : this.binding.publishFrames(frames);
+    }
+
+    /** What the binding holds: logins waiting for their answer, the read rules. */
+    stats(): BindingStats {
+        return this.binding.stats();
     }
 
     /** Gives back the memory the JavaScript heap grew to and no longer uses (a full collection, some ms). */

@@ -59,6 +59,11 @@ export class LoginRateLimiter {
         this.longTokens = Math.max(0, this.longTokens - 1);
     }
 
+    /** Wrong passwords remembered (a repeated one costs no token). */
+    get remembered(): number {
+        return this.seen.size;
+    }
+
     get tokens(): { shortTerm: number; longTerm: number } {
         this.refill();
         return { shortTerm: this.shortTokens, longTerm: this.longTokens };

@@ -31,6 +31,7 @@ export class Security {
     private mqttLocal: MqttLocalMode = MqttLocalMode.Unknown;
     private networks: Network[];
     private readonly logged = new Map<string, number>();
+    private readonly limiter: LoginRateLimiter;
 
     constructor(
         private readonly options: SecurityOptions,
@@ -42,10 +43,11 @@ export class Security {
     ) {
         this.networks = options.localNetworks;
         const credentials = new Credentials(options.tokensFile, options.passwordFile, timers, log.child('credentials'));
+        this.limiter = new LoginRateLimiter(() => timers.now());
         this.login = new LoginPolicy({
             credentials,
             verify: (password, hash) => broker.verifyPassword(password, hash),
-            limiter: new LoginRateLimiter(() => timers.now()),
+            limiter: this.limiter,
             networks: () => this.networks,
             mqttLocal: () => this.mqttLocal,
             random,
@@ -70,6 +72,11 @@ export class Security {
                 broker.disconnectClient(c.clientId, c.username, DisconnectReason.notAuthorized, true);
             }
         });
+    }
+
+    /** The sizes of what the access rules hold, for the stats line. */
+    sizes(): Record<string, number> {
+        return { ...this.login.sizes(), securityLogged: this.logged.size, wrongPasswordsRemembered: this.limiter.remembered };
     }
 
     setLocalNetworks(networks: Network[]): void {

@@ -22,6 +22,11 @@ interface Window {
 }
 
 export class ClientLog {
+    /** Clients with a log window. */
+    get size(): number {
+        return this.windows.size;
+    }
+
     private readonly windows = new Map<string, Window>();
 
     constructor(private readonly log: Logger, private readonly now: () => number, private readonly limits: ClientLogLimits = defaultClientLogLimits) {}

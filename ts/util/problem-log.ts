@@ -22,6 +22,11 @@ export class ProblemLog {
         return true;
     }
 
+    /** Causes remembered. */
+    get size(): number {
+        return this.seen.size;
+    }
+
     /** How often a cause was reported (0 if never). */
     count(cause: string): number {
         return this.seen.get(cause) ?? 0;

@@ -1,7 +1,7 @@
 // What the plugin holds, as numbers, logged every `plugin_opt_stats_interval_s` seconds (off by default): the
 // process's address space and file descriptors, V8's heap, libuv's handles and timers, and the sizes of the
 // plugin's own structures (per service, per client). For soak tests and for a device whose memory is in doubt; the
-// line is JSON so that a script can read it back.
+// lines are JSON so that a script can read them back.
 //
 // The address space is read from /proc/self/maps, which qemu-user emulates for its guest, so it is right under
 // emulation too (/proc/self/status is the emulator's own there).
@@ -89,7 +89,9 @@ export class StatsReporter {
         this.timer = undefined;
     }
 
+    /** Two lines (FlashMQ cuts long log lines): the process's figures, then the plugin's. */
     report(): void {
-        this.write(`stats ${JSON.stringify({ ...this.sample(), ...this.sources() })}`);
+        this.write(`stats process ${JSON.stringify(this.sample())}`);
+        this.write(`stats plugin ${JSON.stringify(this.sources())}`);
     }
 }
