@@ -86,7 +86,7 @@ export function startPlugin(binding: FlashmqBinding, timers: Timers = realTimers
     const started = timers.now();
     const stats = new StatsReporter(() => {
         const native = broker.stats();
-        return { ...bridge.sizes(), ...api.sizes(), ...security.sizes(), pendingLogins: native.pendingLogins, readRules: native.readRules };
+        return { dbus: bridge.sizes(), requests: api.sizes(), logins: { ...security.sizes(), pendingLogins: native.pendingLogins, readRules: native.readRules } };
     }, (line) => log.notice(line), timers);
     stats.start(settings.statsIntervalS * 1000);
     const memoryTrim = new MemoryTrim({

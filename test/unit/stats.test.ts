@@ -22,10 +22,10 @@ describe('the stats line', () => {
     it('logs the process figures and the plugin\'s every interval, as JSON; 0 turns it off', () => {
         const timers = new FakeTimers();
         const lines: string[] = [];
-        const stats = new StatsReporter(() => ({ services: 3 }), (l) => lines.push(l), timers, () => ({ heapUsedMb: 4.5 }));
+        const stats = new StatsReporter(() => ({ dbus: { services: 3 } }), (l) => lines.push(l), timers, () => ({ heapUsedMb: 4.5 }));
         stats.start(10_000);
         timers.advance(25_000);
-        assert.deepEqual(lines, ['stats process {"heapUsedMb":4.5}', 'stats plugin {"services":3}', 'stats process {"heapUsedMb":4.5}', 'stats plugin {"services":3}']);
+        assert.deepEqual(lines, ['stats process {"heapUsedMb":4.5}', 'stats dbus {"services":3}', 'stats process {"heapUsedMb":4.5}', 'stats dbus {"services":3}']);
         stats.start(0);
         timers.advance(60_000);
         assert.equal(lines.length, 4);

@@ -67,8 +67,8 @@ export function processFigures(): Figures {
 export class StatsReporter {
     private timer: TimerHandle | undefined;
 
-    /** `sources` adds the plugin's own figures to the process's. */
-    constructor(private readonly sources: () => Figures, private readonly write: (line: string) => void,
+    /** `sources`: the plugin's own figures, in named groups (a line each). */
+    constructor(private readonly sources: () => Record<string, Figures>, private readonly write: (line: string) => void,
         private readonly timers: Timers, private readonly sample: () => Figures = processFigures) {}
 
     /** Logs every `intervalMs` (0: never); a new interval replaces the old one. */
@@ -89,9 +89,10 @@ export class StatsReporter {
         this.timer = undefined;
     }
 
-    /** Two lines (FlashMQ cuts long log lines): the process's figures, then the plugin's. */
+    /** A line for the process's figures, then one per group of the plugin's (FlashMQ cuts long log lines). */
     report(): void {
         this.write(`stats process ${JSON.stringify(this.sample())}`);
-        this.write(`stats plugin ${JSON.stringify(this.sources())}`);
+        for (const [group, figures] of Object.entries(this.sources()))
+            this.write(`stats ${group} ${JSON.stringify(figures)}`);
     }
 }
