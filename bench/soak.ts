@@ -13,7 +13,8 @@
 // per-service structure). Per figure it prints the first and last sample, the peak, and the slope per hour fitted
 // (least squares) over the last two thirds of the run.
 //
-//   npm run bench:soak [-- --minutes 6] [--compare <original .so>] [--only bct|50k]
+//   npm run bench:soak [-- --minutes 6] [--compare <original .so>] [--only bct|50k] [--series <file.csv>]
+//                         [--option <name>=<value>]...     (more plugin options for ours, e.g. entry=<a wrapper>)
 //
 // By default each run lasts 6 minutes (so 12 minutes for ours, 24 with the original); --minutes 60 compresses
 // months: a day's changes of a busy system, tens of thousands of client sessions and service restarts.
@@ -33,6 +34,10 @@ import { numberOption, option } from './args';
 const MINUTES = numberOption('minutes', 6);
 const COMPARE = option('compare');
 const ONLY = option('only');
+const SERIES = option('series');
+/** --option name=value, repeated. */
+const EXTRA_OPTIONS: Record<string, string> = Object.fromEntries(process.argv.flatMap((a, i) =>
+    (process.argv[i - 1] === '--option' && a.includes('=') ? [[a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]] : [])));
 const SAMPLE_MS = 5000;
 const VENUS_LIMITS = ['prlimit', '--data=150000000', '--stack=10000000', '--as=600000000', '--'];
 const BENCH = 'com.victronenergy.battery.soak';
@@ -246,7 +251,7 @@ async function soak(run: Run): Promise<string> {
             ...(run.original ? { original: run.original } : {}),
             pluginOptions: ours ? {
                 skip_broker_registration: 'true', stats_interval_s: String(SAMPLE_MS / 1000), local_networks: '192.0.2.0/24',
-                tokens_file: path.join(dir, 'tokens.json'), password_file: path.join(dir, 'vnc.txt'),
+                tokens_file: path.join(dir, 'tokens.json'), password_file: path.join(dir, 'vnc.txt'), ...EXTRA_OPTIONS,
             } : {},
         });
         const id = ours ? PORTAL_ID : devicePortalId();
@@ -272,6 +277,10 @@ async function soak(run: Run): Promise<string> {
         await home.stop();
         const serving = gx.broker.running;
         const keys = [...new Set(samples.flatMap((s) => Object.keys(s.figures)))];
+        if (SERIES) {
+            const file = SERIES.replace(/(\.csv)?$/, `-${run.label}-${run.workload}.csv`);
+            fs.writeFileSync(file, [['hours', ...keys].join(','), ...samples.map((s) => [s.t.toFixed(5), ...keys.map((k) => s.figures[k] ?? '')].join(','))].join('\n') + '\n');
+        }
         const tail = samples.slice(Math.floor(samples.length / 3));
         const lines = [`\n## ${run.label}, ${run.workload === 'bct' ? 'bct' : '50,000 items'}: ${MINUTES} min under Venus's limits; ${samples.length} samples; still serving: ${serving ? 'yes' : 'NO'}`,
             `Activity: ${Object.entries(activity.counts).map(([k, v]) => `${k} ${v}`).join(', ')}`, '',
