@@ -13,7 +13,8 @@
 // per-service structure). Per figure it prints the first and last sample, the peak, and the slope per hour fitted
 // (least squares) over the last two thirds of the run.
 //
-//   npm run bench:soak [-- --minutes 6] [--compare <original .so>] [--only bct|50k] [--series <file.csv>]
+//   npm run bench:soak [-- --minutes 6] [--compare <original .so>] [--only bct|50k] [--plugin ours|original]
+//                         [--series <file.csv>]
 //                         [--option <name>=<value>]...     (more plugin options for ours, e.g. entry=<a wrapper>)
 //
 // By default each run lasts 6 minutes (so 12 minutes for ours, 24 with the original); --minutes 60 compresses
@@ -34,6 +35,8 @@ import { numberOption, option } from './args';
 const MINUTES = numberOption('minutes', 6);
 const COMPARE = option('compare');
 const ONLY = option('only');
+/** --plugin ours|original: only that plugin's runs (with --compare, the original's alone). */
+const PLUGIN = option('plugin');
 const SERIES = option('series');
 /** --option name=value, repeated. */
 const EXTRA_OPTIONS: Record<string, string> = Object.fromEntries(process.argv.flatMap((a, i) =>
@@ -246,7 +249,7 @@ async function soak(run: Run): Promise<string> {
         fs.writeFileSync(path.join(dir, 'vnc.txt'), '\n');
         const ours = run.original === undefined;
         gx = await startGx({
-            ...(run.workload === 'bct' ? { recording: 'bct' } : { scale: { services: 100, paths: 500 } }),
+            ...(run.workload === 'bct' ? { recording: 'bct' } : { scale: { services: 100, paths: 500 }, settings: true }),
             broker: { wrapper: VENUS_LIMITS, logLevel: 'notice', extraConfig: 'client_max_write_buffer_size 8388608' },
             ...(run.original ? { original: run.original } : {}),
             pluginOptions: ours ? {
@@ -309,9 +312,15 @@ async function main(): Promise<void> {
     for (const workload of ['bct', '50k'] as const) {
         if (ONLY && ONLY !== workload)
             continue;
-        runs.push({ label: 'ours', workload });
-        if (COMPARE)
+        if (PLUGIN !== 'original')
+            runs.push({ label: 'ours', workload });
+        if (COMPARE && PLUGIN !== 'ours')
             runs.push({ label: 'original', workload, original: COMPARE });
+    }
+    if (runs.length === 0) {
+        console.log('Nothing to run: --plugin original needs --compare <original .so>; --only is bct or 50k, --plugin ours or original');
+        process.exitCode = 1;
+        return;
     }
     console.log(`# Soak, ${new Date().toISOString()}, ${MINUTES} min per run`);
     for (const run of runs)

@@ -21,6 +21,8 @@ export interface VenusOptions {
     recording?: string;
     scale?: SimulatorOptions['scale'];
     speed?: number;
+    /** Run localsettings' com.victronenergy.settings (default: when a recording is played). */
+    settings?: boolean;
     pluginOptions?: Record<string, string>;
     broker?: Partial<BrokerOptions>;
     /**
@@ -67,6 +69,8 @@ export async function startGx(options: VenusOptions = {}): Promise<SimulatedGx> 
             simOptions.recording = path.isAbsolute(options.recording) ? options.recording : path.join(recordingsDir, options.recording);
         if (options.scale !== undefined)
             simOptions.scale = options.scale;
+        if (options.settings !== undefined)
+            simOptions.settings = options.settings;
         sim = await Simulator.start(simOptions);
         if (options.original !== undefined) {
             const id = devicePortalId();
