@@ -1007,8 +1007,8 @@ private:
         return info.Env().Undefined();
     }
 
-    // reduceMemory(): V8 collects everything it can and shrinks its heap, and the host gives back what start-up used
-    // (malloc_trim, libnode's read-only pages); once, after start-up.
+    // reduceMemory(): V8 collects everything it can and shrinks its heap, and the host gives back what start-up or a discovery used
+    // (malloc_trim, libnode's read-only pages); after each discovery (ts/util/memory-trim.ts).
     Napi::Value ReduceMemory(const Napi::CallbackInfo &info)
     {
         host(info).reduceMemory();

@@ -91,6 +91,7 @@ export function startPlugin(binding: FlashmqBinding, timers: Timers = realTimers
     stats.start(settings.statsIntervalS * 1000);
     const memoryTrim = new MemoryTrim({
         rssBytes: () => process.memoryUsage.rss(),
+        items: () => bridge.cache.itemCount(),
         reduce: () => broker.reduceMemory(),
         log: (line) => log.info(line),
     }, timers);
@@ -98,8 +99,8 @@ export function startPlugin(binding: FlashmqBinding, timers: Timers = realTimers
         const s = bridge.stats();
         log.notice(`D-Bus discovery done in ${Math.round(timers.now() - started)} ms: ${s.services} services, ${s.items} items; ready`);
         broker.ready();
-        // Give back what start-up took, once the first clients are served.
-        memoryTrim.start();
     });
+    // Give back what start-up, or the scans after a reconnection, took once the first clients are served.
+    bridge.onDiscovered((first) => memoryTrim.after(first ? 'start-up' : 'rediscovery'));
     return { broker, bridge, api, log, settings: () => parsed.settings };
 }

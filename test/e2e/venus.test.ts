@@ -270,7 +270,7 @@ describeWithBroker('the plugin end to end on a simulated GX device', function ()
         });
 
         it('gives back the memory the start-up scan took, once, a few seconds after discovery', async () => {
-            const line = await gx.broker.waitForLog(/memory after start-up: RSS ([\d.]+) -> ([\d.]+) MB \(\d+ ms\)/, 10_000);
+            const line = await gx.broker.waitForLog(/memory after start-up: RSS ([\d.]+) -> ([\d.]+) MB, \d+ items \(\d+ ms\)/, 10_000);
             const [, before, after] = /RSS ([\d.]+) -> ([\d.]+) MB/.exec(line)!;
             // V8's heap shrinks, malloc is trimmed and libnode's start-up pages go back to the page cache.
             assert.ok(Number(after) < Number(before) - 5, line);

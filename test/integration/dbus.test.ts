@@ -206,8 +206,11 @@ describe('the D-Bus side on a private bus with the Venus simulator', function ()
     it('survives a dbus-daemon restart: every service gone, then reconnected and scanned again', async () => {
         sim = await Simulator.start({ busAddress: daemon.address, recording: path.join(recordingsDir, 'bct'), speed: 0, recordingsDir });
         const b = newBridge({ reconnect: { initialMs: 100, maxMs: 400 } });
+        const discoveries: boolean[] = [];
+        b.onDiscovered((first) => discoveries.push(first));
         b.start();
         await b.whenDiscovered();
+        assert.deepEqual(discoveries, [true]);
         const before = b.cache.size;
         await sim.stop();
         sim = undefined;
@@ -217,6 +220,8 @@ describe('the D-Bus side on a private bus with the Venus simulator', function ()
         await until(() => b.connected && b.cache.size === before, 'the rescan after reconnecting', 15_000);
         assert.ok(logs.some(([l, m]) => l === 'warning' && /lost the D-Bus connection/.test(m)));
         assert.ok(logs.filter(([, m]) => /connected to D-Bus/.test(m)).length >= 2);
+        assert.equal(discoveries[0], true);
+        assert.ok(discoveries.length >= 2 && discoveries.slice(1).every((first) => !first), `discoveries: ${discoveries.join(', ')}`);
     });
 
     it('reads and writes through the cache', async () => {

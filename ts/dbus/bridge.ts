@@ -78,6 +78,8 @@ export class DbusBridge {
     private discovered!: Promise<void>;
     private markDiscovered: () => void = () => undefined;
     private readonly userRemovedListeners = new Set<(username: string) => void>();
+    private readonly discoveredListeners = new Set<(first: boolean) => void>();
+    private discoveries = 0;
     private readonly counters = { scans: 0, scanFailures: 0, signals: 0, reconnects: 0 };
     private readonly connector: Connector;
 
@@ -111,6 +113,15 @@ export class DbusBridge {
     /** Resolves once the first discovery of the services on the bus has finished (each scan done or given up). */
     whenDiscovered(): Promise<void> {
         return this.discovered;
+    }
+
+    /**
+     * Calls `listener` each time a discovery has finished on a connection: the first, and the one after every
+     * reconnection (`first` tells them apart).
+     */
+    onDiscovered(listener: (first: boolean) => void): () => void {
+        this.discoveredListeners.add(listener);
+        return () => this.discoveredListeners.delete(listener);
     }
 
     get connected(): boolean {
@@ -189,8 +200,12 @@ export class DbusBridge {
                 this.onConnectionLost('set-up failed', gen);
             }
         }
-        if (gen === this.generation)
+        if (gen === this.generation) {
             this.markDiscovered();
+            const first = this.discoveries++ === 0;
+            for (const listener of [...this.discoveredListeners])
+                listener(first);
+        }
     }
 
     private scheduleConnect(): void {
