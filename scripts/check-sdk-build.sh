@@ -7,17 +7,10 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
-arch=""
-while [ "$#" -gt 0 ]; do
-    case "$1" in
-        --arch) arch="${2:?--arch needs a value}"; shift 2 ;;
-        *) echo "check-sdk-build.sh: unknown option '$1'" >&2; exit 2 ;;
-    esac
-done
-[ -n "$arch" ] || { echo "usage: scripts/check-sdk-build.sh --arch armhf|arm64" >&2; exit 2; }
-say() { printf '[sdk-build-%s] %s\n' "$arch" "$*"; }
 # shellcheck source=scripts/lib-debian.sh
 . "$here/scripts/lib-debian.sh"
+deb_arch_only check-sdk-build.sh "$@"
+say() { printf '[sdk-build-%s] %s\n' "$arch" "$*"; }
 
 prefix="$here/build-package/sdk-prefix-$arch"
 [ -f "$prefix/include/node/node.h" ] || { echo "check-sdk-build.sh: no SDK prefix at $prefix (run scripts/package.sh --arch $arch)" >&2; exit 1; }

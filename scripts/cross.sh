@@ -13,17 +13,10 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
-arch=""
-while [ "$#" -gt 0 ]; do
-    case "$1" in
-        --arch) arch="${2:?--arch needs a value}"; shift 2 ;;
-        *) echo "cross.sh: unknown option '$1'" >&2; exit 2 ;;
-    esac
-done
-[ -n "$arch" ] || { echo "usage: scripts/cross.sh --arch armhf|arm64" >&2; exit 2; }
-say() { printf '[cross-%s] %s\n' "$arch" "$*"; }
 # shellcheck source=scripts/lib-debian.sh
 . "$here/scripts/lib-debian.sh"
+deb_arch_only cross.sh "$@"
+say() { printf '[cross-%s] %s\n' "$arch" "$*"; }
 triplet="$(deb_triplet "$arch")"
 case "$arch" in
     armhf) expect="ELF 32-bit LSB shared object, ARM, EABI5" ;;

@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# Sourced (not run) by scripts/sysroot.sh, scripts/guest-root.sh and scripts/cross.sh: Debian multiarch helpers to
+# Sourced (not run) by scripts/sysroot.sh, scripts/guest-root.sh, scripts/cross.sh, scripts/package.sh and
+# scripts/check-sdk-build.sh: Debian multiarch helpers to
 # fetch a foreign architecture's packages with `apt-get download` and unpack them (dpkg -x) into a directory,
 # without installing anything of that architecture on this machine.
 # The caller sets `set -euo pipefail` and defines say().
@@ -8,6 +9,20 @@
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
         echo "need root to run: $*" >&2; exit 1; fi
+}
+
+# deb_arch_only SCRIPT ARGS...: the arguments of a script that takes nothing but --arch armhf|arm64; sets $arch.
+deb_arch_only() {
+    local script="$1"
+    shift
+    arch=""
+    while [ "$#" -gt 0 ]; do
+        case "$1" in
+            --arch) arch="${2:?--arch needs a value}"; shift 2 ;;
+            *) echo "$script: unknown option '$1'" >&2; exit 2 ;;
+        esac
+    done
+    [ -n "$arch" ] || { echo "usage: scripts/$script --arch armhf|arm64" >&2; exit 2; }
 }
 
 # deb_triplet ARCH: the GNU triplet of a Debian architecture (the multiarch directory name and compiler prefix).

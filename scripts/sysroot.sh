@@ -14,15 +14,7 @@ cd "$here"
 say() { printf '[sysroot] %s\n' "$*"; }
 # shellcheck source=scripts/lib-debian.sh
 . "$here/scripts/lib-debian.sh"
-
-arch=""
-while [ "$#" -gt 0 ]; do
-    case "$1" in
-        --arch) arch="${2:?--arch needs a value}"; shift 2 ;;
-        *) echo "sysroot.sh: unknown option '$1'" >&2; exit 2 ;;
-    esac
-done
-[ -n "$arch" ] || { echo "usage: scripts/sysroot.sh --arch armhf|arm64" >&2; exit 2; }
+deb_arch_only sysroot.sh "$@"
 triplet="$(deb_triplet "$arch")"
 
 packages=(

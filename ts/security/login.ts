@@ -108,6 +108,12 @@ export class LoginPolicy {
         return this.checks.run(request.address, () => this.deps.verify(request.password, hash));
     }
 
+    /** A login whose password check found the queue full: refused after the delay, as a wrong password is. */
+    private refuseBusy(request: LoginRequest, username: string): LoginAnswer {
+        this.warn('busy', `too many password checks waiting from ${request.address || 'an unknown address'}; refusing the login of '${username}'`);
+        return this.delayed(AuthResult.loginDenied);
+    }
+
     /** The sizes of what the policy holds, for the stats line. */
     sizes(): Record<string, number> {
         const checks = this.checks.sizes();
@@ -145,10 +151,8 @@ export class LoginPolicy {
         const token = tokens?.find((t) => t.name === username);
         if (token) {
             const ok = await this.verify(request, token.hash);
-            if (ok === 'busy') {
-                this.warn('busy', `too many password checks waiting from ${request.address || 'an unknown address'}; refusing the login of '${username}'`);
-                return this.delayed(AuthResult.loginDenied);
-            }
+            if (ok === 'busy')
+                return this.refuseBusy(request, username);
             if (ok)
                 return this.accept(request, { local, lan: true, passwordLogin: false, privileged: false });
             this.warn(`token:${username}`, `wrong password for token user '${username}' from ${request.address || 'an unknown address'}`);
@@ -171,10 +175,8 @@ export class LoginPolicy {
         let match = setting.kind === 'open';
         if (setting.kind === 'hash') {
             const ok = await this.verify(request, setting.hash);
-            if (ok === 'busy') {
-                this.warn('busy', `too many password checks waiting from ${request.address || 'an unknown address'}; refusing the login of '${username}'`);
-                return this.delayed(AuthResult.loginDenied);
-            }
+            if (ok === 'busy')
+                return this.refuseBusy(request, username);
             match = ok;
         }
         if (match)
