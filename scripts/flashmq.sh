@@ -1,37 +1,51 @@
 #!/usr/bin/env bash
-# Builds FlashMQ 1.26.2 (the broker the plugin is tested in) from its official release source, for this machine
-# or, cross-compiled, for armhf or arm64 (the GX devices' architectures).
+# Builds FlashMQ from its official release source, for this machine or, cross-compiled, for armhf or arm64 (the GX
+# devices' architectures). 1.26.2 is the broker the plugin is developed against; 1.23.2 is the one Venus OS v3.7x
+# ships and 1.21.1 the one of v3.6x, and the suites run against those too.
 #
-#   scripts/flashmq.sh [--arch host|armhf|arm64] [--print]
+#   scripts/flashmq.sh [--arch host|armhf|arm64] [--version 1.26.2|1.23.2|1.21.1] [--print]
 #
-# Source: the tree .deps/FlashMQ-1.26.2 when it is there (offline: put the release's source tree there), else the
-# same tree in this machine's cache ($DFMQ_CACHE, by default ~/.cache/dbus-flashmq-ts), else the release archive
-# downloaded from GitHub into that cache. Either way the tree is checked against a digest of its files before
-# anything is built (sha256 of the sorted list of `sha256sum` lines of every file).
-# Result: .deps/flashmq/<arch>/flashmq, also kept in the cache, so another clone on this machine (a CI run) takes
-# it from there instead of building again. --print only prints the path (and fails when it is not built).
+# Source, the first that is there: the tree .deps/FlashMQ-<version> (offline: put the release's source tree there);
+# the same tree in this machine's cache ($DFMQ_CACHE, by default ~/.cache/dbus-flashmq-ts); the release archive
+# downloaded from GitHub; the release archive in ../shared/deps/ (for machines that cannot reach GitHub; its own
+# sha256 is checked too). Whatever the source, the tree is checked against a digest of its files before anything is
+# built (sha256 of the sorted list of `sha256sum` lines of every file).
+# Result: .deps/flashmq/<arch>/flashmq for 1.26.2, .deps/flashmq/<arch>-<version>/flashmq for the others, also kept
+# in the cache, so another clone on this machine (a CI run) takes it from there instead of building again.
+# --print only prints the path (and fails when it is not built).
 # Cross builds need the sysroot made by scripts/sysroot.sh (OpenSSL's headers and libraries for the target).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 
-version=1.26.2
-tree_digest=0662d0e962b158716d9a0fbbc3fb8c482a9632cc32dd5647b63066336a161359
-url="https://github.com/halfgaar/FlashMQ/archive/refs/tags/v$version.tar.gz"
-
+default_version=1.26.2
+version="$default_version"
 arch=host
 print_only=0
 while [ "$#" -gt 0 ]; do
     case "$1" in
         --arch) arch="${2:?--arch needs a value}"; shift 2 ;;
+        --version) version="${2:?--version needs a value}"; shift 2 ;;
         --print) print_only=1; shift ;;
         *) echo "flashmq.sh: unknown option '$1'" >&2; exit 2 ;;
     esac
 done
 case "$arch" in host|armhf|arm64) ;; *) echo "flashmq.sh: --arch is host, armhf or arm64, not '$arch'" >&2; exit 2 ;; esac
+# Per release: the digest of its source tree's files, and the sha256 of the release archive in ../shared/deps/.
+case "$version" in
+    1.26.2) tree_digest=0662d0e962b158716d9a0fbbc3fb8c482a9632cc32dd5647b63066336a161359
+            archive_digest=8f4465e2a746266a800faa09e4e6ae2e2084a47a281e9b25a74737c910f2e176 ;;
+    1.23.2) tree_digest=30263662873c3b5e0e8b89570fcd599f9d02edd8d5e89dd67ca8555307b41361
+            archive_digest=0cfb9aa55f555bbf1c1dbfcb6e5d806b3e9625742e898ab47014889362bdcda6 ;;
+    1.21.1) tree_digest=9201f8de41632fe62ab02f8f0bb7da86ce3d524d3ba31419673d3ef2079729df
+            archive_digest=5e03102f17024ab8391e81229c841dd6b0108a50097c3bc0f4d908df162fddcb ;;
+    *) echo "flashmq.sh: --version is 1.26.2, 1.23.2 or 1.21.1, not '$version'" >&2; exit 2 ;;
+esac
+url="https://github.com/halfgaar/FlashMQ/archive/refs/tags/v$version.tar.gz"
+shared_archive="$here/../shared/deps/FlashMQ-$version.tar.gz"
 
 say() { printf '[flashmq] %s\n' "$*"; }
-out="$here/.deps/flashmq/$arch"
+if [ "$version" = "$default_version" ]; then out="$here/.deps/flashmq/$arch"; else out="$here/.deps/flashmq/$arch-$version"; fi
 binary="$out/flashmq"
 if [ "$print_only" -eq 1 ]; then
     [ -x "$binary" ] || exit 1
@@ -57,27 +71,43 @@ fi
 
 digest_of() { (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1); }
 
+# unpack ARCHIVE: its FlashMQ-<version>/ tree becomes $src.
+unpack() {
+    local dir
+    dir="$(mktemp -d "$cache/flashmq-unpack.XXXXXX")"
+    tar -xzf "$1" -C "$dir"
+    [ -d "$dir/FlashMQ-$version" ] || { rm -rf "$dir"; echo "flashmq.sh: $1 holds no FlashMQ-$version/" >&2; exit 1; }
+    mv "$dir/FlashMQ-$version" "$src"
+    rm -rf "$dir"
+}
+
 src="$here/.deps/FlashMQ-$version"
 [ -d "$src" ] || src="$cache/FlashMQ-$version"
 if [ ! -d "$src" ]; then
+    mkdir -p "$cache"
     archive="$cache/FlashMQ-$version.tar.gz"
     say "no source tree at .deps/FlashMQ-$version or $src: downloading $url"
-    mkdir -p "$cache"
-    if ! curl -fsSL --retry 2 -o "$archive.part" "$url"; then
+    if curl -fsSL --retry 2 --connect-timeout 10 -o "$archive.part" "$url"; then
+        mv "$archive.part" "$archive"
+        unpack "$archive"
+        rm -f "$archive"
+    elif [ -f "$shared_archive" ]; then
         rm -f "$archive.part"
-        echo "flashmq.sh: could not download FlashMQ $version. Offline, put its release source tree at $here/.deps/FlashMQ-$version" >&2
+        actual="$(sha256sum "$shared_archive" | cut -d' ' -f1)"
+        [ "$actual" = "$archive_digest" ] ||
+            { echo "flashmq.sh: $shared_archive is not FlashMQ $version's release archive (sha256 $actual, expected $archive_digest)" >&2; exit 1; }
+        say "download failed; taking the release archive $(realpath "$shared_archive") (sha256 verified)"
+        unpack "$shared_archive"
+    else
+        rm -f "$archive.part"
+        echo "flashmq.sh: could not download FlashMQ $version, and there is no $shared_archive. Offline, put its release source tree at $here/.deps/FlashMQ-$version" >&2
         echo "flashmq.sh: (e.g. git clone https://github.com/halfgaar/FlashMQ && git -C FlashMQ archive --prefix=FlashMQ-$version/ v$version | tar -x -C .deps)" >&2
         exit 1
     fi
-    mv "$archive.part" "$archive"
-    unpack="$(mktemp -d "$cache/flashmq-unpack.XXXXXX")"
-    tar -xzf "$archive" -C "$unpack"
-    mv "$unpack/FlashMQ-$version" "$src"
-    rm -rf "$unpack" "$archive"
 fi
 actual="$(digest_of "$src")"
 if [ "$actual" != "$tree_digest" ]; then
-    echo "flashmq.sh: the source tree $src is not FlashMQ $version's release (file digest $actual, expected $tree_digest); remove it to download again" >&2
+    echo "flashmq.sh: the source tree $src is not FlashMQ $version's release (file digest $actual, expected $tree_digest); remove it to fetch it again" >&2
     exit 1
 fi
 say "source: $src (digest verified)"
@@ -97,7 +127,7 @@ case "$arch" in
         ;;
 esac
 
-work="$here/.deps/flashmq/build-$arch"
+work="$here/.deps/flashmq/build-$arch-$version"
 rm -rf "$work"
 say "building FlashMQ $version for $arch in $work"
 generator=()
