@@ -62,4 +62,16 @@ done
 others="$("$readelf" --dyn-syms -W "$so" | awk '$7 != "UND" && $5 == "GLOBAL" && $8 !~ /^flashmq_plugin_/ { print $8 }')"
 [ -z "$others" ] || { echo "cross.sh: $so exports more than the plugin entry points: $others" >&2; exit 1; }
 say "exports: $(tr '\n' ' ' <<<"$exported")"
-say "needs: $("$readelf" -d "$so" | awk '/NEEDED/ { gsub(/[\[\]]/, "", $5); printf "%s ", $5 }')"
+needed="$("$readelf" -d "$so" | awk '/NEEDED/ { gsub(/[\[\]]/, "", $5); print $5 }')"
+say "needs: $(tr '\n' ' ' <<<"$needed")"
+# A Venus image has libcrypt.so.2 only (libxcrypt without the obsolete API): a plugin that NEEDs Debian's
+# libcrypt.so.1 does not load there. The sysroot's libcrypt (scripts/sysroot.sh) is the one to link.
+if grep -qx 'libcrypt\.so\.1' <<<"$needed" || ! grep -qx 'libcrypt\.so\.2' <<<"$needed"; then
+    echo "cross.sh: $so must NEED libcrypt.so.2 (what Venus has), not $(grep '^libcrypt\.' <<<"$needed" || echo 'no libcrypt'); remove $build/ and .deps/$arch/root and build again" >&2
+    exit 1
+fi
+crypt_r="$("$readelf" --dyn-syms -W "$so" | awk '$7 == "UND" && $8 ~ /^crypt_r@/ { print $8 }')"
+[ "$crypt_r" = "crypt_r@XCRYPT_2.0" ] || { echo "cross.sh: $so binds '$crypt_r', expected crypt_r@XCRYPT_2.0" >&2; exit 1; }
+crypt_from="$("$readelf" -V -W "$so" | awk 'match($0, /File: [^ ]+/) { file = substr($0, RSTART + 6, RLENGTH - 6) } /Name: XCRYPT_2\.0 / { print file }')"
+[ "$crypt_from" = libcrypt.so.2 ] || { echo "cross.sh: $so needs XCRYPT_2.0 from '$crypt_from', expected libcrypt.so.2" >&2; exit 1; }
+say "crypt_r: $crypt_r, version needed from $crypt_from"
