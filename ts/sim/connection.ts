@@ -54,7 +54,10 @@ export class BusConnection {
 
     /** Connects, authenticates and says Hello. onCall sees every incoming method call first. */
     static async open(address: string, onCall: CallHandler, log: (line: string) => void, timeoutMs = 10000): Promise<BusConnection> {
-        const bus = sessionBus({ busAddress: address });
+        // Over TCP (the bus of an emulated device, forwarded by qemu) there are no credentials to pass: ANONYMOUS.
+        // dbus-next's default list would try its cookie mechanism first, which fails the handshake instead of
+        // falling through.
+        const bus = sessionBus({ busAddress: address, ...(address.startsWith('tcp:') ? { authMethods: ['ANONYMOUS' as const] } : {}) });
         const internals = bus as unknown as BusInternals;
         const stream = internals._connection.stream;
         let failure: Error | undefined;
