@@ -12,11 +12,10 @@ import { spawn } from 'node:child_process';
 import * as net from 'node:net';
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 
 import type { BrokerOptions } from '../test/helpers/flashmq';
-import { flashmqBinary, sleep, startBroker } from '../test/helpers/flashmq';
+import { brokerScratchDir, flashmqBinary, sleep, startBroker } from '../test/helpers/flashmq';
 import type { IClientOptions } from 'mqtt';
 import { MqttClient } from 'mqtt';
 
@@ -187,7 +186,7 @@ async function main(): Promise<void> {
         console.log('SKIPPED: the benchmark needs flashmq (FLASHMQ_BIN, PATH or scripts/flashmq.sh) and the built plugin');
         return;
     }
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dfmq-bench-sec-'));
+    const dir = brokerScratchDir('dfmq-bench-sec-');
     fs.writeFileSync(path.join(dir, 'vnc.txt'), '$2b$10$ZzLnIABnkkKExja8drf2Tu9YMUGAbT6/b4DJzhivEZAUg7tchvw66\n');
     const plugin = { entry: null, pluginOptions: { portal_id: 'bench', password_file: path.join(dir, 'vnc.txt'), skip_broker_registration: 'true' } };
     console.log(`# Access rules benchmark, ${new Date().toISOString()}`);

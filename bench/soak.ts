@@ -20,13 +20,12 @@
 // By default each run lasts 6 minutes (so 12 minutes for ours, 24 with the original); --minutes 60 compresses
 // months: a day's changes of a busy system, tens of thousands of client sessions and service restarts.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { Variant } from 'dbus-next';
 import type { MqttClient } from 'mqtt';
 
-import { flashmqBinary, sleep } from '../test/helpers/flashmq';
+import { brokerScratchDir, flashmqBinary, sleep } from '../test/helpers/flashmq';
 import { closeAll, connect, Inbox } from '../test/helpers/mqtt';
 import type { SimulatedGx } from '../test/helpers/venus';
 import { addSetting, devicePortalId, PORTAL_ID, startGx } from '../test/helpers/venus';
@@ -241,7 +240,7 @@ async function longLived(gx: SimulatedGx, id: string): Promise<{ client: MqttCli
 }
 
 async function soak(run: Run): Promise<string> {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dfmq-soak-'));
+    const dir = brokerScratchDir('dfmq-soak-');
     const seconds = MINUTES * 60;
     let gx: SimulatedGx | undefined;
     try {

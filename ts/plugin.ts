@@ -1,5 +1,7 @@
 // Wiring: builds the plugin's parts around the broker facade and runs their life cycle (start, reload, shutdown).
 
+import * as v8 from 'node:v8';
+
 import { parseOptions } from './config';
 import type { Settings } from './config';
 import { DbusBridge, defaultBridgeOptions } from './dbus/bridge';
@@ -91,6 +93,10 @@ export function startPlugin(binding: FlashmqBinding, timers: Timers = realTimers
     stats.start(settings.statsIntervalS * 1000);
     const memoryTrim = new MemoryTrim({
         rssBytes: () => process.memoryUsage.rss(),
+        heapBytes: () => {
+            const heap = v8.getHeapStatistics();
+            return { used: heap.used_heap_size, total: heap.total_heap_size };
+        },
         items: () => bridge.cache.itemCount(),
         reduce: () => broker.reduceMemory(),
         log: (line) => log.info(line),

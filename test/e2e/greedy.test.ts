@@ -4,12 +4,11 @@
 // reloads and the removal of another token user.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 
 import type { MqttClient } from 'mqtt';
 
-import { describeWithBroker, sleep } from '../helpers/flashmq';
+import { brokerScratchDir, describeWithBroker, sleep } from '../helpers/flashmq';
 import { closeAll, connect, Inbox } from '../helpers/mqtt';
 import type { SimulatedGx } from '../helpers/venus';
 import { addSetting, PORTAL_ID, setSetting, startGx } from '../helpers/venus';
@@ -124,7 +123,7 @@ describeWithBroker('greedy clients (end to end)', function () {
         let dir: string;
 
         before(async () => {
-            dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dfmq-greedy-'));
+            dir = brokerScratchDir('dfmq-greedy-');
             fs.writeFileSync(path.join(dir, 'vnc.txt'), `${BCRYPT_HALLO}\n`);
             fs.writeFileSync(path.join(dir, 'tokens.json'), JSON.stringify([
                 { token_name: 'token/evcharger/HQ1', password_hash: BCRYPT_HALLO },

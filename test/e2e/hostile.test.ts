@@ -3,12 +3,11 @@
 // see no D-Bus write that a valid, permitted request did not ask for.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 
 import type { MqttClient } from 'mqtt';
 
-import { describeWithBroker, sleep } from '../helpers/flashmq';
+import { brokerScratchDir, describeWithBroker, sleep } from '../helpers/flashmq';
 import { closeAll, connect, Inbox } from '../helpers/mqtt';
 import { addSetting, PORTAL_ID, startGx } from '../helpers/venus';
 
@@ -69,7 +68,7 @@ describeWithBroker('hostile input (end to end)', function () {
     this.timeout(240_000);
 
     it('survives 100,000 hostile publishes and a login storm, keeps serving, and writes only what was asked', async () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dfmq-hostile-'));
+        const dir = brokerScratchDir('dfmq-hostile-');
         fs.writeFileSync(path.join(dir, 'vnc.txt'), '$2b$04$.Wd.v7vwGPp6SJaFaJOGj.zySh7yPfMeHI4dGE/LWPBkV7izPZjVm\n');
         const gx = await startGx({
             recording: 'bct',

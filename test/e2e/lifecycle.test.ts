@@ -19,6 +19,7 @@ const scratchDirs: string[] = [];
 
 function scratchFile(name: string): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dfmq-file-'));
+    fs.chmodSync(dir, 0o755); // the broker may run as an unprivileged user
     scratchDirs.push(dir);
     return path.join(dir, name);
 }

@@ -3,13 +3,12 @@
 // security-profile password, each LAN MQTT mode, and a real FlashMQ bridge logged in as the VRM bridge.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { Variant } from 'dbus-next';
 import type { MqttClient } from 'mqtt';
 
-import { describeWithBroker, sleep, startBroker } from '../helpers/flashmq';
+import { brokerScratchDir, describeWithBroker, sleep, startBroker } from '../helpers/flashmq';
 import { closeAll, connect, Inbox } from '../helpers/mqtt';
 import type { SimulatedGx } from '../helpers/venus';
 import { addSetting, PORTAL_ID, setSetting, startGx } from '../helpers/venus';
@@ -28,7 +27,7 @@ async function tryConnect(port: number, username: string, password: string, clie
 }
 
 function tempFiles(): { dir: string; tokens: string; password: string; apps: string } {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dfmq-sec-'));
+    const dir = brokerScratchDir('dfmq-sec-');
     return { dir, tokens: path.join(dir, 'tokens.json'), password: path.join(dir, 'vncpassword.txt'), apps: path.join(dir, 'apps') };
 }
 

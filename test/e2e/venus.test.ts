@@ -15,7 +15,7 @@ import type { VeValue } from '../../ts/dbus/values';
 import { isBlocked, itemPayload } from '../../ts/mqtt/payloads';
 import { conformanceDifferences, fullPublish as fullPublishOf } from '../helpers/conformance';
 import { call, closeClient, connectClient } from '../helpers/dbus-daemon';
-import { describeWithBroker, sleep } from '../helpers/flashmq';
+import { brokerUser, describeWithBroker, sleep } from '../helpers/flashmq';
 import { closeAll, connect, Inbox } from '../helpers/mqtt';
 import type { SimulatedGx } from '../helpers/venus';
 import { PORTAL_ID, recordingsDir, startGx } from '../helpers/venus';
@@ -269,12 +269,23 @@ describeWithBroker('the plugin end to end on a simulated GX device', function ()
             assert.deepEqual(writes.map((w) => w.value), table.map(([, , v]) => v));
         });
 
+        it('runs in a broker of an unprivileged user, as Venus OS v3.70 and later run it', function () {
+            if (!brokerUser)
+                this.skip(); // the tests do not run as root, or that user cannot reach the checkout (said at start)
+            const status = fs.readFileSync(`/proc/${gx.broker.proc.pid!}/status`, 'utf8');
+            assert.match(status, new RegExp(`^Uid:\\s+${brokerUser.uid}\\s+${brokerUser.uid}\\s`, 'm'));
+            assert.match(status, new RegExp(`^Gid:\\s+${brokerUser.gid}\\s+${brokerUser.gid}\\s`, 'm'));
+            assert.match(status, /^Groups:\s*$/m);
+        });
+
         it('gives back the memory the start-up scan took, once, a few seconds after discovery', async () => {
-            const line = await gx.broker.waitForLog(/memory after start-up: RSS ([\d.]+) -> ([\d.]+) MB, \d+ items \(\d+ ms\)/, 10_000);
-            const [, before, after] = /RSS ([\d.]+) -> ([\d.]+) MB/.exec(line)!;
-            // V8's heap shrinks, malloc is trimmed and libnode's start-up pages go back to the page cache.
-            assert.ok(Number(after) < Number(before) - 5, line);
-            await gx.broker.waitForLog(/memory: malloc kept \d+ MB free before trimming; libnode's and ICU's read-only pages \(\d+ MB mapped\) handed back/);
+            const line = await gx.broker.waitForLog(/memory after start-up: V8 heap used ([\d.]+) -> ([\d.]+) MB, total ([\d.]+) -> ([\d.]+) MB; RSS [\d.]+ -> [\d.]+ MB; \d+ items \(\d+ ms\)/, 10_000);
+            const [usedBefore, usedAfter, totalBefore, totalAfter] = /used ([\d.]+) -> ([\d.]+) MB, total ([\d.]+) -> ([\d.]+)/.exec(line)!.slice(1).map(Number);
+            // What the plugin controls: V8 collects the scan's garbage and shrinks its heap, malloc is trimmed, and
+            // libnode's start-up pages are handed back (how much RSS that saves is up to the kernel).
+            assert.ok(usedAfter! < usedBefore!, line);
+            assert.ok(totalAfter! <= totalBefore!, line);
+            await gx.broker.waitForLog(/memory: malloc kept \d+ MB free before trimming; (libnode's and ICU's read-only pages \(\d+ MB mapped\) handed back|this kernel keeps)/);
             assert.ok(gx.broker.running);
         });
 

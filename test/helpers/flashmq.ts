@@ -1,7 +1,7 @@
 // Runs the real flashmq binary with our plugin for end-to-end tests: a temporary directory with a config, a log
 // file and a free port on 127.0.0.1. Finds flashmq through FLASHMQ_BIN, PATH or .deps/flashmq (scripts/flashmq.sh); without it the suites are
 // skipped with a loud line.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -17,6 +17,71 @@ export const probeEntry = path.join(repoRoot, 'dist/test/fixtures/probe-entry.js
 
 export function flashmqBinary(): string | undefined {
     return findFlashmq();
+}
+
+/** Which FlashMQ the suites run against (FLASHMQ_BIN selects another build: 1.21.1 and 1.23.2 as Venus ships them). */
+export function flashmqVersion(bin = flashmqBinary()): string {
+    if (!bin)
+        return 'none';
+    const out = spawnSync(bin, ['--version'], { encoding: 'utf8' }).stdout ?? '';
+    return /FlashMQ [Vv]ersion (\d+\.\d+\.\d+)/.exec(out)?.[1] ?? 'unknown';
+}
+
+export interface BrokerUser {
+    name: string;
+    uid: number;
+    gid: number;
+}
+
+/**
+ * The unprivileged user the broker runs as, as Venus OS v3.70 and later run it (`setuidgid flashmq`): the user
+ * `flashmq` (scripts/setup.sh makes it) when the tests run as root, unless DFMQ_BROKER_USER names another (`root`:
+ * none). Undefined when the tests do not run as root, or that user cannot reach the plugin and its files (a
+ * checkout in a directory only root may enter): then the broker runs as the tests do, and a line says so once.
+ */
+export const brokerUser: BrokerUser | undefined = findBrokerUser();
+
+function findBrokerUser(): BrokerUser | undefined {
+    const name = process.env.DFMQ_BROKER_USER ?? 'flashmq';
+    if (process.getuid?.() !== 0 || name === 'root')
+        return undefined;
+    const id = (flag: string): number => Number(spawnSync('id', [flag, name], { encoding: 'utf8' }).stdout.trim() || NaN);
+    const user = { name, uid: id('-u'), gid: id('-g') };
+    if (!Number.isInteger(user.uid) || !Number.isInteger(user.gid)) {
+        console.log(`\n*** the broker runs as root: there is no user '${name}' (scripts/setup.sh makes it) ***\n`);
+        return undefined;
+    }
+    const unreadable = [pluginPath, path.join(repoRoot, 'dist/ts/index.js'), flashmqBinary() ?? '']
+        .filter((f) => f !== '' && fs.existsSync(f) && spawnSync('setpriv', [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', 'test', '-r', f]).status !== 0);
+    if (unreadable.length > 0) {
+        console.log(`\n*** the broker runs as root: user '${name}' cannot read ${unreadable.join(', ')} ***\n`);
+        return undefined;
+    }
+    return user;
+}
+
+/**
+ * A temporary directory for files the broker's plugin reads (tokens, passwords, apps): readable by everyone (mkdtemp
+ * makes it 0700), since the broker may run as an unprivileged user. The caller removes it.
+ */
+export function brokerScratchDir(prefix: string): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    fs.chmodSync(dir, 0o755);
+    return dir;
+}
+
+/** Lets the broker's user read a directory the tests made (mkdtemp makes it 0700) and what is in it. */
+export function shareWithBroker(dir: string): void {
+    if (!brokerUser)
+        return;
+    fs.chmodSync(dir, 0o755);
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+        const file = path.join(dir, entry.name);
+        if (entry.isDirectory())
+            shareWithBroker(file);
+        else if (entry.isFile())
+            fs.chmodSync(file, fs.statSync(file).mode | 0o444);
+    }
 }
 
 /** A describe() that runs only where flashmq and the built plugin exist, and says so loudly where not. */
@@ -74,6 +139,8 @@ export interface BrokerOptions {
     env?: NodeJS.ProcessEnv;
     /** A command the broker runs under, e.g. ['prlimit', '--as=150000000', '--']. */
     wrapper?: string[];
+    /** Run the broker as the tests' own user even where it would run as `brokerUser`. */
+    asTestUser?: boolean;
 }
 
 export interface Exit {
@@ -169,9 +236,17 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
     });
     const config = path.join(dir, 'flashmq.conf');
     fs.writeFileSync(config, text);
+    const user = options.asTestUser ? undefined : brokerUser;
+    if (user) {
+        // The broker writes its log here, as the unprivileged user.
+        fs.chownSync(dir, user.uid, user.gid);
+        fs.chmodSync(dir, 0o755);
+    }
 
     const [command, ...args] = [...(options.wrapper ?? []), bin, '-c', config];
-    const proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(options.env ?? {}) } });
+    const proc = spawn(command, args, {
+        stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(options.env ?? {}) }, ...(user ? { uid: user.uid, gid: user.gid } : {}),
+    });
     const broker = new RunningBroker(proc, port, dir, logFile);
     if (options.noWait)
         return broker;

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 
 import type { CacheEvent } from '../../ts/dbus/cache';
-import { DbusBridge, defaultBridgeOptions, MATCH_RULES } from '../../ts/dbus/bridge';
+import { DbusBridge, defaultBridgeOptions, MATCH_RULES, scanOrder } from '../../ts/dbus/bridge';
 import type { LogLevelName } from '../../ts/log';
 import { Logger } from '../../ts/log';
 import { UNKNOWN_TYPE } from '../../ts/dbus/values';
@@ -45,6 +45,30 @@ describe('the D-Bus bridge (with an in-memory bus)', () => {
         assert.deepEqual(conn.matches, MATCH_RULES);
         assert.ok(bus.calls.every((c) => c.destination !== 'org.other.service'));
         assert.ok(bus.calls.filter((c) => c.member === 'GetItems').every((c) => c.destination.startsWith(':1.')), 'scans go to the owner');
+    });
+
+    it('scans the system service first (the retained Serial), then the settings, then the rest as listed', () => {
+        const table: Array<[string[], string[]]> = [
+            [[], []],
+            [[MPPT, 'com.victronenergy.settings', SYSTEM], [SYSTEM, 'com.victronenergy.settings', MPPT]],
+            [['com.victronenergy.b', SYSTEM, 'com.victronenergy.a'], [SYSTEM, 'com.victronenergy.b', 'com.victronenergy.a']],
+            [['com.victronenergy.b', 'com.victronenergy.a'], ['com.victronenergy.b', 'com.victronenergy.a']],
+            [['com.victronenergy.system.x', SYSTEM], [SYSTEM, 'com.victronenergy.system.x']],
+        ];
+        for (const [listed, expected] of table)
+            assert.deepEqual(scanOrder(listed), expected, listed.join(' '));
+    });
+
+    it('asks for the system service\'s items before any other\'s', async () => {
+        const { bus, bridge } = setup();
+        for (let i = 0; i < 40; i++)
+            bus.add(`com.victronenergy.tank.t${i}`, { '/DeviceInstance': v('i', i) });
+        bus.add(SYSTEM, { '/DeviceInstance': v('i', 0), '/Serial': v('s', 'c0619ab1a2b3') });
+        bridge.start();
+        await bridge.whenDiscovered();
+        const scans = bus.calls.filter((c) => c.member === 'GetItems');
+        assert.equal(scans.length, 41);
+        assert.equal(scans[0]!.destination, bus.services.get(SYSTEM)!.owner);
     });
 
     it('falls back to GetValue on / for services without GetItems', async () => {

@@ -4,15 +4,16 @@ import { MemoryTrim } from '../../ts/util/memory-trim';
 import { FakeTimers } from '../fakes/fake-timers';
 
 describe('the memory trim after a discovery', () => {
-    interface Host { rss: number; reduced: number; items: number }
+    interface Host { rss: number; heap: number; reduced: number; items: number }
     function setup(items = 100): { timers: FakeTimers; trim: MemoryTrim; lines: string[]; host: Host } {
         const timers = new FakeTimers();
-        const host: Host = { rss: 100 << 20, reduced: 0, items };
+        const host: Host = { rss: 100 << 20, heap: 20 << 20, reduced: 0, items };
         const lines: string[] = [];
         const trim = new MemoryTrim({
             rssBytes: () => host.rss,
+            heapBytes: () => ({ used: host.heap / 2, total: host.heap }),
             items: () => host.items,
-            reduce: () => { host.reduced++; host.rss -= 10 << 20; },
+            reduce: () => { host.reduced++; host.rss -= 10 << 20; host.heap -= 4 << 20; },
             log: (line) => lines.push(line),
         }, timers, { checkMs: 3000, maxWaitMs: 120_000, minIntervalMs: 60_000 });
         return { timers, trim, lines, host };
@@ -25,7 +26,7 @@ describe('the memory trim after a discovery', () => {
         assert.equal(host.reduced, 0);
         timers.advance(1);
         assert.equal(host.reduced, 1);
-        assert.match(lines[0]!, /^memory after start-up: RSS 100\.0 -> 90\.0 MB, 100 items \(\d+ ms\)$/);
+        assert.match(lines[0]!, /^memory after start-up: V8 heap used 10\.0 -> 8\.0 MB, total 20\.0 -> 16\.0 MB; RSS 100\.0 -> 90\.0 MB; 100 items \(\d+ ms\)$/);
         timers.advance(3_600_000);
         assert.equal(host.reduced, 1);
         assert.equal(timers.pendingCount, 0);
@@ -53,7 +54,7 @@ describe('the memory trim after a discovery', () => {
         }
         timers.advance(3000);
         assert.equal(host.reduced, 2);
-        assert.match(lines[1]!, /^memory after rediscovery: RSS 90\.0 -> 80\.0 MB, 180 items/);
+        assert.match(lines[1]!, /^memory after rediscovery: V8 heap used 8\.0 -> 6\.0 MB, total 16\.0 -> 12\.0 MB; RSS 90\.0 -> 80\.0 MB; 180 items/);
         assert.equal(timers.pendingCount, 0);
     });
 

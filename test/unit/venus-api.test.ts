@@ -110,6 +110,33 @@ describe('the Venus MQTT API', () => {
         assert.equal(out.filter((m) => m.retain).length, 1);
     });
 
+    it('holds a keep-alive\'s republish until the first discovery is done (FlashMQ before 1.26 lets clients in early)', async () => {
+        const timers = new FakeTimers();
+        const bus = new FakeBus(timers);
+        const log = new Logger({ write: () => undefined }, 't', () => false);
+        const binding = new FakeBinding();
+        const broker = new Broker(binding, log, timers, { loginTimeoutMs: 1000 });
+        bus.add('com.victronenergy.system', { '/DeviceInstance': v('i', 0), '/Serial': v('s', 'abc123') });
+        const slow = bus.add('com.victronenergy.solarcharger.ttyS5', { '/DeviceInstance': v('u', 277), '/Yield/Power': v('d', 936) });
+        slow.holdReplies = true;
+        const bridge = new DbusBridge({ ...defaultBridgeOptions, address: 'fake' }, log, timers, bus.connector);
+        const api = new VenusApi({ portalId: 'abc123', chunkBytes: 100 }, broker, bridge, timers, log, () => 1700000000.5);
+        bridge.start();
+        await flush();
+        // The system service is scanned: its retained Serial is out, the discovery is not done.
+        assert.deepEqual(sent(binding).map((m) => m.topic), ['N/abc123/system/0/Serial']);
+        publish(api, 'R/abc123/keepalive', '');
+        await flush();
+        assert.ok(!sent(binding).some((m) => m.topic === 'N/abc123/full_publish_completed'), 'no completion over half the items');
+        for (const release of slow.held.splice(0))
+            release();
+        await flush();
+        const out = sent(binding).map((m) => m.topic);
+        const completion = out.indexOf('N/abc123/full_publish_completed');
+        assert.ok(completion > 0, out.join(' '));
+        assert.ok(out.slice(0, completion).includes('N/abc123/solarcharger/277/Yield/Power'), 'the republish holds every service');
+    });
+
     it('publishes changes only while alive', async () => {
         const { binding, api, bus, mppt, timers } = await setup();
         binding.clear();

@@ -58,6 +58,23 @@ export const defaultBridgeOptions: Omit<DbusBridgeOptions, 'address'> = {
 
 export class BridgeUnavailable extends Error {}
 
+/**
+ * Services scanned before the others, in this order: com.victronenergy.system holds /Serial, the one retained topic,
+ * which the Marine MFD app and Home Assistant's library look for first to learn the portal id (on FlashMQ before
+ * 1.26 clients are served while the discovery is still under way); the settings hold the LAN MQTT and VRM modes
+ * that logins and the bridges' rules depend on.
+ */
+const FIRST_SCANNED = ['com.victronenergy.system', 'com.victronenergy.settings'];
+
+/** The services in the order they are scanned: FIRST_SCANNED first, the rest as the bus listed them. */
+export function scanOrder(services: readonly string[]): string[] {
+    const rank = (name: string): number => {
+        const i = FIRST_SCANNED.indexOf(name);
+        return i < 0 ? FIRST_SCANNED.length : i;
+    };
+    return services.map((name, i) => ({ name, i })).sort((a, b) => rank(a.name) - rank(b.name) || a.i - b.i).map((e) => e.name);
+}
+
 interface Retry {
     delayMs: number;
     timer?: TimerHandle;
@@ -190,7 +207,7 @@ export class DbusBridge {
             const reply = await conn.call({ ...DBUS, member: 'ListNames' }, this.options.callTimeoutMs);
             const listed = reply.values()[0];
             const names = Array.isArray(listed) ? (listed as unknown[]).filter((n): n is string => typeof n === 'string') : [];
-            const services = names.filter((n) => serviceType(n) !== undefined);
+            const services = scanOrder(names.filter((n) => serviceType(n) !== undefined));
             this.log.info(`found ${services.length} Venus services on the bus`);
             await Promise.all(services.map((name) => this.discover(name, gen)));
         } catch (err) {

@@ -42,14 +42,27 @@ export class VenusApi {
             : new GuiCustomizations(options.appsDir, options.portalId, { publish: (t, p) => broker.publish(t, p) }, log.child('gui'));
         const publisher = this.publisher;
         const gui = this.gui;
+        const fullPublish = (done: () => void): void => publisher.fullPublish(() => {
+            if (!gui) {
+                done();
+                return;
+            }
+            gui.publishAll().then(done, done);
+        });
+        // A republish before the first discovery is done would end with a full_publish_completed over half the
+        // items. FlashMQ 1.26 holds its listeners until the plugin is ready; older ones (Venus OS's 1.21 and 1.23)
+        // let clients in at once: their keep-alives wait for the discovery (the retained Serial does not).
+        let discovered = false;
+        const whenDiscovered = bridge.whenDiscovered().then(() => {
+            discovered = true;
+        });
         this.keepAlive = new KeepAlive({
-            fullPublish: (done) => publisher.fullPublish(() => {
-                if (!gui) {
-                    done();
-                    return;
-                }
-                gui.publishAll().then(done, done);
-            }),
+            fullPublish: (done) => {
+                if (discovered)
+                    fullPublish(done);
+                else
+                    void whenDiscovered.then(() => fullPublish(done));
+            },
             publishCompletion: (echo) => publisher.publishCompletion(echo),
             publishHeartbeat: () => publisher.publishHeartbeat(),
         }, timers, { ...defaultKeepAliveLimits, aliveMs: options.keepaliveTimeoutMs ?? defaultKeepAliveLimits.aliveMs });

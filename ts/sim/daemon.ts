@@ -116,6 +116,9 @@ export async function startDbusDaemon(options: DbusDaemonOptions = {}): Promise<
     const binary = options.binary ?? process.env.DBUS_DAEMON ?? 'dbus-daemon';
     const timeoutMs = options.timeoutMs ?? 10000;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dfmq-dbus-'));
+    // Any user may connect (the policy allows everyone), as on a device's system bus: a broker the tests run as an
+    // unprivileged user reaches the socket.
+    fs.chmodSync(dir, 0o755);
     const socketPath = path.join(dir, 'bus.sock');
     const configFile = path.join(dir, 'bus.conf');
     fs.writeFileSync(configFile, config(socketPath));

@@ -16,6 +16,8 @@ import type { TimerHandle, Timers } from './timers';
 export interface MemoryTrimHost {
     /** The process's resident memory, for the log line. */
     rssBytes(): number;
+    /** V8's heap: what its live and dead objects take, and what it holds from the system. */
+    heapBytes(): { used: number; total: number };
     /** The items held from D-Bus now. */
     items(): number;
     /** V8 collects everything it can and shrinks its heap; the shim trims malloc and releases start-up pages. */
@@ -87,9 +89,14 @@ export class MemoryTrim {
             return;
         }
         const before = this.host.rssBytes();
+        const heapBefore = this.host.heapBytes();
         const t0 = this.timers.now();
         this.host.reduce();
         this.lastTrim = this.timers.now();
-        this.host.log(`memory after ${this.reason}: RSS ${mb(before)} -> ${mb(this.host.rssBytes())} MB, ${count} items (${Math.round(this.lastTrim - t0)} ms)`);
+        const heap = this.host.heapBytes();
+        // The V8 figures are what the plugin controls; RSS also depends on what the kernel does with the pages given
+        // back (MADV_PAGEOUT, the page cache).
+        this.host.log(`memory after ${this.reason}: V8 heap used ${mb(heapBefore.used)} -> ${mb(heap.used)} MB, total ${mb(heapBefore.total)} -> `
+            + `${mb(heap.total)} MB; RSS ${mb(before)} -> ${mb(this.host.rssBytes())} MB; ${count} items (${Math.round(this.lastTrim - t0)} ms)`);
     }
 }
