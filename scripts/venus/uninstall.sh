@@ -1,26 +1,29 @@
 #!/bin/sh
 # Returns Venus OS's FlashMQ to its stock plugin: removes what install.sh made (the file in /run/flashmq, the line
-# in /data/rcS.local, the /data/dfmq-nodejs link) and restarts FlashMQ through its service. The package directory
-# stays (remove it by hand). DFMQ_ROOT: as in install.sh.
+# in /data/rcS.local, the /data/dfmq-nodejs link) and restarts FlashMQ through its service when it runs. The
+# package directory stays (remove it by hand). rc/post-hook.sh runs its copy in rc/ when an unpack cut short left
+# the package broken. When /data is too full to rewrite rcS.local, FlashMQ is still switched back, and the script
+# says that the plugin returns at the next boot, and fails.
+#
+#   /data/dbus-flashmq-ts/uninstall.sh
+#
+# DFMQ_ROOT, DFMQ_QUIET: see lib.sh.
 set -eu
-NAME=dbus-flashmq-ts
-ROOT="${DFMQ_ROOT:-}"
-say() {
-    echo "$NAME: $*"
-    if command -v logger >/dev/null 2>&1; then logger -t "$NAME" "$*" 2>/dev/null || true; fi
-}
+here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=scripts/venus/lib.sh
+. "$here/lib.sh"
 
 rm -f "$ROOT/run/flashmq/$NAME.conf"
-hook="$ROOT/data/rcS.local"
-if [ -f "$hook" ] && grep -q "# $NAME\$" "$hook"; then
-    grep -v "# $NAME\$" "$hook" > "$hook.tmp" || true
-    cat "$hook.tmp" > "$hook"
-    rm -f "$hook.tmp"
-fi
+hook_failed=""
+dfmq_hook_set '' || hook_failed="$dfmq_why"
 [ ! -L "$ROOT/data/dfmq-nodejs" ] || rm -f "$ROOT/data/dfmq-nodejs"
 service="$ROOT/service/flashmq"
-if [ -d "$service" ]; then
+if [ -d "$service" ] && svstat "$service" 2>/dev/null | grep -q ': up'; then
     svc -t "$service"
-    say "FlashMQ restarted with its stock plugin"
+    stock="FlashMQ restarted with its stock plugin"
+else
+    stock="FlashMQ starts with its stock plugin"
 fi
-say "uninstalled"
+[ -z "$hook_failed" ] ||
+    refuse "$stock, but $hook_failed: its line runs $NAME's install.sh again at the next boot (make room in /data, then run uninstall.sh again)"
+say "uninstalled: $stock"

@@ -50,8 +50,8 @@ function spawnOk(command: string, args: string[]): boolean {
 }
 
 /**
- * The guest root of a target, with the package unpacked into its /data (replacing an earlier one), the link
- * install.sh would make for libnode's JavaScript, FlashMQ in /usr/bin and the device's portal id.
+ * The guest root of a target, with the package unpacked into its /data (replacing an earlier one; the archive
+ * brings the link to libnode's JavaScript), FlashMQ in /usr/bin and the device's portal id.
  */
 export function prepareGuest(arch: Arch, portalId: string): string {
     const root = path.join(repoRoot, 'build-emulation', arch, 'root');
@@ -60,10 +60,8 @@ export function prepareGuest(arch: Arch, portalId: string): string {
     fs.rmSync(path.join(data, 'dbus-flashmq-ts'), { recursive: true, force: true });
     fs.rmSync(path.join(data, 'rc'), { recursive: true, force: true });
     fs.mkdirSync(data, { recursive: true });
-    execFileSync('tar', ['-xzf', packageArchive(arch)!, '-C', data]);
-    const link = path.join(data, 'dfmq-nodejs');
-    fs.rmSync(link, { force: true });
-    fs.symlinkSync('dbus-flashmq-ts/nodejs', link);
+    // As by hand on a device: the package and its dfmq-nodejs link (rc/ is for Venus's update-data.sh).
+    execFileSync('tar', ['-xzf', packageArchive(arch)!, '-C', data, 'dbus-flashmq-ts', 'dfmq-nodejs']);
     fs.mkdirSync(path.join(root, 'usr/bin'), { recursive: true });
     fs.copyFileSync(crossFlashmq(arch)!, path.join(root, 'usr/bin/flashmq'));
     fs.chmodSync(path.join(root, 'usr/bin/flashmq'), 0o755);

@@ -3,6 +3,7 @@
 // fake svc/svstat/logger on PATH that record what they were asked. Run with /bin/sh (dash here; busybox on Venus).
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -20,9 +21,13 @@ function fakeDevice(options: { venus?: string; flashmq?: string; arch?: string; 
     const pkg = path.join(root, 'data/dbus-flashmq-ts');
     for (const dir of ['data/dbus-flashmq-ts/nodejs', 'data/conf', 'run', 'etc/venus', 'opt/victronenergy', 'usr/bin', 'service/flashmq', 'bin'])
         fs.mkdirSync(path.join(root, dir), { recursive: true });
-    for (const script of ['install.sh', 'uninstall.sh'])
+    for (const script of ['install.sh', 'uninstall.sh', 'lib.sh'])
         fs.copyFileSync(path.join(scripts, script), path.join(pkg, script));
     fs.writeFileSync(path.join(pkg, 'ARCH'), `${options.arch ?? 'armhf'}\n`);
+    fs.writeFileSync(path.join(pkg, 'VERSION'), '0.0.0\n');
+    // The MANIFEST package.sh writes (./VERSION's line last): install.sh checks it before any switch.
+    const sha = (f: string): string => crypto.createHash('sha256').update(fs.readFileSync(path.join(pkg, f))).digest('hex');
+    fs.writeFileSync(path.join(pkg, 'MANIFEST'), ['ARCH', 'install.sh', 'lib.sh', 'uninstall.sh', 'VERSION'].map((f) => `${sha(f)}  ./${f}\n`).join(''));
     fs.writeFileSync(path.join(root, 'etc/venus/machine'), 'einstein\n');
     fs.writeFileSync(path.join(root, 'opt/victronenergy/version'), `${options.venus ?? 'v3.70'}\n20251201000000\n`);
     fs.writeFileSync(path.join(root, 'usr/bin/flashmq'), `#!/bin/sh\necho "FlashMQ Version ${options.flashmq ?? '1.23.2'} with SSE4.2 support"\n`, { mode: 0o755 });
@@ -66,7 +71,7 @@ describe('the Venus install and uninstall scripts', () => {
         assert.match(conf, new RegExp(`^plugin ${d.pkg}/libdbus-flashmq-ts\\.so$`, 'm'));
         assert.match(conf, /^plugin_opt_debug true$/m, 'the options file\'s plugin options');
         assert.doesNotMatch(conf, /thread_count/, 'and nothing else of it');
-        assert.equal(fs.readlinkSync(path.join(d.root, 'data/dfmq-nodejs')), `${d.pkg}/nodejs`);
+        assert.equal(fs.readlinkSync(path.join(d.root, 'data/dfmq-nodejs')), 'dbus-flashmq-ts/nodejs');
         const hook = read(path.join(d.root, 'data/rcS.local'));
         assert.match(hook, /^#!\/bin\/sh\n/);
         assert.match(hook, new RegExp(`^\\[ -x ${d.pkg}/install\\.sh \\] && ${d.pkg}/install\\.sh --boot   # dbus-flashmq-ts$`, 'm'));
