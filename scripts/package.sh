@@ -61,7 +61,7 @@ while [ "$#" -gt 0 ]; do
         *) echo "package.sh: unknown option '$1'" >&2; exit 2 ;;
     esac
 done
-[ -n "$arch" ] || { echo "usage: scripts/package.sh --arch armhf|arm64 [--out <dir>]" >&2; exit 2; }
+[ -n "$arch" ] || { echo "usage: scripts/package.sh --arch armhf|arm64 [--out <dir>] [--payload <dir> [--version <v>]]" >&2; exit 2; }
 case "$arch" in armhf|arm64) ;; *) echo "package.sh: --arch is armhf or arm64, not '$arch'" >&2; exit 2 ;; esac
 say() { printf '[package-%s] %s\n' "$arch" "$*"; }
 [ -n "$version" ] || version="$(node -p "require('./package.json').version")"

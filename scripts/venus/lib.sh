@@ -81,8 +81,8 @@ dfmq_require_space() {
 
 # --- the package's files ------------------------------------------------------------------------------------------
 # MANIFEST: the sha256 of every file of the package (./path), checked with `sha256sum -c` (busybox's on the device:
-# no option but -c). package.sh puts MANIFEST last in the archive, so an unpack cut short leaves the old MANIFEST,
-# which the files already replaced no longer match; and ./VERSION's line last in MANIFEST.
+# no option but -c), whose own last line is ./VERSION's. package.sh puts MANIFEST last in the archive, so an unpack
+# cut short leaves the old MANIFEST, which the files already replaced no longer match.
 #
 # dfmq_verify DIR: 0 when every file matches; else 1, with the first file that does not in dfmq_why. On success
 # it writes DIR/.verified, what `ls -lnic --full-time` says of every file (inode, size, ctime to the second: nothing
