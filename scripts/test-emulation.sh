@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# The Venus packages under emulation: builds what is missing (FlashMQ and the package for each target, each step
-# idempotent), then runs test/emulation. CI runs it after the README's test command.
+# The Venus packages under emulation: builds what is missing (for each target libxcrypt as Venus has it, FlashMQ and
+# the package; each step idempotent), then runs test/emulation: the packages under qemu-user on a Venus-like root, and
+# their libraries, symbol versions and symbols resolved on that root. CI runs it after the README's test command.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
-[ -f dist/test/emulation/venus-package.test.js ] || npm run build:ts >/dev/null
+for test in venus-package venus-closure; do
+    [ -f "dist/test/emulation/$test.test.js" ] || { npm run build:ts >/dev/null; break; }
+done
 for arch in armhf arm64; do
+    bash scripts/xcrypt.sh --arch "$arch"
     bash scripts/flashmq.sh --arch "$arch"
     bash scripts/package.sh --arch "$arch"
 done
