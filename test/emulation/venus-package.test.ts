@@ -1,7 +1,8 @@
 // The Venus package of each target (armhf, arm64) on a Venus-like root under qemu-user (test/helpers/emulated.ts):
-// the bct recording's full publish byte for byte as on x86-64 and as the original's, a write, a reload, a clean
-// stop, and no file opened outside the package and that root. Needs the packages (scripts/package.sh --arch) and
-// FlashMQ for each target (scripts/flashmq.sh --arch); `npm run test:emulation` builds what is missing first.
+// the bct recording's full publish byte for byte as on x86-64 and as the original's, a write, a reload, a password
+// login (crypt_r through the root's libcrypt.so.2, as on Venus), a clean stop, and no file opened outside the package
+// and that root. Needs the packages (scripts/package.sh --arch) and FlashMQ for each target (scripts/flashmq.sh
+// --arch); `npm run test:emulation` builds what is missing first.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -12,7 +13,7 @@ import type { MqttClient } from 'mqtt';
 import { Simulator } from '../../ts/sim';
 import { conformanceDifferences, fullPublish } from '../helpers/conformance';
 import type { DbusDaemon } from '../helpers/dbus-daemon';
-import { startDbusDaemon } from '../helpers/dbus-daemon';
+import { call, closeClient, connectClient, startDbusDaemon } from '../helpers/dbus-daemon';
 import type { EmulatedBroker } from '../helpers/emulated';
 import { ARCHS, filesOpened, missingForEmulation, prepareGuest, startEmulatedBroker } from '../helpers/emulated';
 import { flashmqBinary } from '../helpers/flashmq';
@@ -20,6 +21,8 @@ import { closeAll, connect, Inbox } from '../helpers/mqtt';
 import { PORTAL_ID, recordingsDir, startGx } from '../helpers/venus';
 
 const N = `N/${PORTAL_ID}`;
+/** A crypt(3) hash (bcrypt, which only libxcrypt has) of 'hallo': the security-profile password of the device. */
+const BCRYPT_HALLO = '$2b$04$.Wd.v7vwGPp6SJaFaJOGj.zySh7yPfMeHI4dGE/LWPBkV7izPZjVm';
 
 /** Item topics only: the portal's own topics carry times. */
 const items = (map: ReadonlyMap<string, string>): Map<string, string> =>
@@ -71,6 +74,9 @@ for (const arch of ARCHS) {
                 { path: '/DeviceInstance', value: new Variant('i', 0) }, { path: '/Serial', value: new Variant('s', PORTAL_ID) },
             ] });
             root = prepareGuest(arch, PORTAL_ID);
+            // Where the plugin looks for it by default, as on a device.
+            fs.mkdirSync(path.join(root, 'data/conf'), { recursive: true });
+            fs.writeFileSync(path.join(root, 'data/conf/vncpassword.txt'), `${BCRYPT_HALLO}\n`);
             const busDir = path.dirname(/unix:path=([^,;]+)/.exec(daemon.address)![1]!);
             run = await startEmulatedBroker(arch, root, { dbus_address: daemon.address, skip_broker_registration: 'true', stats_interval_s: '2' }, [busDir]);
             await run.broker.waitForLog(/D-Bus discovery done in \d+ ms: 17 services/, 120_000);
@@ -86,6 +92,8 @@ for (const arch of ARCHS) {
             }
             await sim?.stop();
             await daemon?.stop();
+            if (root)
+                fs.rmSync(path.join(root, 'data/conf/vncpassword.txt'), { force: true });
         });
 
         it('loads its libnode, ICU and JavaScript from the package, and sizes itself', () => {
@@ -122,6 +130,42 @@ for (const arch of ARCHS) {
             await inbox.waitFor(`${N}/system/0/Serial`, 30_000);
         });
 
+        it('lets a LAN client in by the security-profile password, and not by a wrong one (crypt_r in libcrypt.so.2)', async () => {
+            // 127.0.0.1 counts as local (let in without a password) unless local_networks says otherwise; a password
+            // login needs LAN MQTT on.
+            fs.appendFileSync(path.join(run!.broker.dir, 'flashmq.conf'), 'plugin_opt_local_networks "10.255.255.255/32"\n');
+            const before = run!.broker.log().length;
+            await run!.broker.reload();
+            await run!.broker.waitForLog(/dbus-flashmq: configuration reloaded/, 30_000, before);
+            const bus = await connectClient(daemon!.address);
+            try {
+                await call(bus, 'com.victronenergy.settings', '/', 'AddSetting', {
+                    iface: 'com.victronenergy.Settings', signature: 'ssvsvv',
+                    body: ['/Settings/Services', 'MqttLocal', new Variant('i', 1), 'i', new Variant('i', 0), new Variant('i', 2)],
+                });
+            } finally {
+                await closeClient(bus);
+            }
+            const topic = `${N}/settings/0/Settings/Services/MqttLocal`;
+            const deadline = Date.now() + 30_000;
+            for (;;) {
+                inbox.clear();
+                await client!.publishAsync(`R/${PORTAL_ID}/settings/0/Settings/Services/MqttLocal`, '');
+                try {
+                    await inbox.waitFor((m) => m.topic === topic && /"value":1\}$/.test(m.payload.toString()), 2000);
+                    break;
+                } catch (err) {
+                    if (Date.now() > deadline)
+                        throw err;
+                }
+            }
+            const good = await connect(run!.broker.port, { username: 'someone', password: 'hallo', connectTimeout: 30_000 });
+            await closeAll(good);
+            const wrong = await connect(run!.broker.port, { username: 'someone', password: 'nope', connectTimeout: 30_000 }).then(
+                async (c) => { await closeAll(c); return 'let in'; }, (err: unknown) => String(err));
+            assert.match(wrong, /Bad User Name or Password|Not authori[sz]ed|refused/i);
+        });
+
         it('reports its address space and V8 heap (the guest\'s own view)', async () => {
             const line = await run!.broker.waitForLog(/dbus-flashmq: stats process \{[^\n]*\}/, 30_000, run!.broker.log().length);
             const figures = JSON.parse(line.slice(line.indexOf('{'))) as Record<string, number>;
@@ -138,10 +182,12 @@ for (const arch of ARCHS) {
 
         it('opened no file but the package\'s, the Venus root\'s and its own configuration', () => {
             const opened = filesOpened(root, run!.straceLog);
-            const allowed = /^\/(lib|usr\/lib|etc|proc|dev|sys)\/|^\/usr\/bin\/flashmq$|^\/data(\/(dbus-flashmq-ts|dfmq-nodejs|venus|conf|apps)(\/|$)|$)|^\/run\/dfmq-test-|^\/tmp\/dfmq-dbus-/;
+            // (The loader stats /lib itself when libcrypt.so.2 is not there, on its way to /usr/lib.)
+            const allowed = /^\/(lib|usr\/lib|etc|proc|dev|sys)(\/|$)|^\/usr\/bin\/flashmq$|^\/data(\/(dbus-flashmq-ts|dfmq-nodejs|venus|conf|apps)(\/|$)|$)|^\/run\/dfmq-test-|^\/tmp\/dfmq-dbus-/;
             assert.deepEqual(opened.filter((f) => !allowed.test(f)), []);
             for (const file of ['/data/dbus-flashmq-ts/lib/libnode.so.108', '/data/dbus-flashmq-ts/lib/libicudata.so.72',
-                '/data/dfmq-nodejs/cjs-module-lexer/lexer.js', '/data/dbus-flashmq-ts/dist/ts/index.js'])
+                '/data/dfmq-nodejs/cjs-module-lexer/lexer.js', '/data/dbus-flashmq-ts/dist/ts/index.js', '/usr/lib/libcrypt.so.2',
+                '/data/conf/vncpassword.txt'])
                 assert.ok(opened.includes(file), `${file} was opened: ${opened.filter((f) => f.startsWith('/data')).join(' ')}`);
             assert.ok(fs.statSync(run!.straceLog).size > 0);
         });
