@@ -4,7 +4,9 @@
 #   - Debian's libnode108 + libnode-dev, fetched with `apt-get download` and unpacked into .deps/libnode
 #     (apt refuses to install them next to nodesource's nodejs, which also owns /usr/include/node);
 #   - the npm packages (npm ci);
-#   - FlashMQ 1.26.2 built from its release source (scripts/flashmq.sh) when no flashmq is on PATH.
+#   - FlashMQ built from its release sources (scripts/flashmq.sh): 1.26.2 when no flashmq is on PATH, and 1.23.2 and
+#     1.21.1 (what Venus OS v3.7x and v3.6x ship), which the API suites also run against (npm run test:flashmq);
+#   - the unprivileged user `flashmq` the tests run the broker as, as Venus OS v3.70 and later do.
 # Options: --no-npm (skip npm ci).
 set -euo pipefail
 
@@ -81,4 +83,13 @@ elif command -v flashmq >/dev/null 2>&1; then
     say "flashmq: $(command -v flashmq) ($(flashmq --version | head -1))"
 else
     bash "$here/scripts/flashmq.sh" --arch host
+fi
+for version in 1.23.2 1.21.1; do
+    bash "$here/scripts/flashmq.sh" --arch host --version "$version"
+done
+
+# The broker's user on Venus OS v3.70+ (start-flashmq: setuidgid flashmq): no home, no shell.
+if ! id flashmq >/dev/null 2>&1; then
+    say "adding the system user flashmq (the tests run the broker as it)"
+    as_root useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin flashmq
 fi

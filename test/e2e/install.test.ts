@@ -4,10 +4,9 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { describeWithBroker, pluginPath, repoRoot } from '../helpers/flashmq';
+import { brokerScratchDir, describeWithBroker, pluginPath, repoRoot } from '../helpers/flashmq';
 import { closeAll, connect, Inbox } from '../helpers/mqtt';
 import { PORTAL_ID, startGx } from '../helpers/venus';
 
@@ -17,7 +16,7 @@ describeWithBroker('the installed layout', function () {
     let dir: string;
 
     before(() => {
-        prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'dfmq-install-'));
+        prefix = brokerScratchDir('dfmq-install-');
         const r = spawnSync('cmake', ['--install', path.join(repoRoot, 'build-plugin'), '--prefix', prefix], { encoding: 'utf8' });
         assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
         dir = path.join(prefix, 'lib', 'dbus-flashmq-ts');

@@ -2,11 +2,10 @@
 // stop the broker from starting (with a clear line) or must not stop it at all.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 
 import type { RunningBroker } from '../helpers/flashmq';
-import { canConnect, describeWithBroker, freePort, pluginPath, repoRoot, sleep, startBroker } from '../helpers/flashmq';
+import { brokerScratchDir, canConnect, describeWithBroker, flashmqVersion, freePort, pluginPath, repoRoot, sleep, startBroker } from '../helpers/flashmq';
 import { closeAll, connect, Inbox } from '../helpers/mqtt';
 
 function cpuSeconds(pid: number): number {
@@ -18,8 +17,7 @@ function cpuSeconds(pid: number): number {
 const scratchDirs: string[] = [];
 
 function scratchFile(name: string): string {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dfmq-file-'));
-    fs.chmodSync(dir, 0o755); // the broker may run as an unprivileged user
+    const dir = brokerScratchDir('dfmq-file-', true); // the probe in the broker writes its markers here
     scratchDirs.push(dir);
     return path.join(dir, name);
 }
@@ -142,7 +140,8 @@ describeWithBroker('the plugin in a real broker: life cycle', function () {
     });
 
     it('finds the entry next to the plugin in an installed layout', async () => {
-        const prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'dfmq-install-'));
+        const prefix = brokerScratchDir('dfmq-install-');
+        scratchDirs.push(prefix);
         const libDir = path.join(prefix, 'lib/dbus-flashmq-ts');
         fs.mkdirSync(path.join(libDir, 'dist'), { recursive: true });
         fs.copyFileSync(pluginPath, path.join(libDir, 'libdbus-flashmq-ts.so'));
@@ -197,7 +196,20 @@ describeWithBroker('the plugin in a real broker: life cycle', function () {
         assert.match(broker.log(), /Error initializing auth back-end: dbus-flashmq: Cannot load the JavaScript entry '.*index\.js': Error: cannot read the portal id from '\/nonexistent\/unique-id' \(ENOENT\); set plugin_opt_portal_id or plugin_opt_unique_id_file/);
     });
 
-    it('opens the listeners only after TypeScript says it is ready', async () => {
+    // FlashMQ 1.26 and newer hold their listeners until the plugin is ready; Venus OS's 1.21 and 1.23 cannot.
+    const holdsListeners = !/^1\.(1\d|2[0-5])\./.test(flashmqVersion());
+
+    it('says once, on a FlashMQ older than 1.26, that it cannot hold the listeners until it is ready', async function () {
+        if (holdsListeners)
+            this.skip();
+        const broker = await start({ pluginOptions: { probe_never_ready: 'true' } });
+        await broker.waitForLog(/this broker cannot hold its listeners until JavaScript is ready \(FlashMQ < 1\.26\)/);
+        assert.equal(await canConnect(broker.port), true);
+    });
+
+    it('opens the listeners only after TypeScript says it is ready', async function () {
+        if (!holdsListeners)
+            this.skip();
         const marker = scratchFile('ready');
         const broker = await start({ pluginOptions: { probe_ready_delay_ms: '700', probe_ready_file: marker }, noWait: true });
         await broker.waitForLog(/probe loaded/);
@@ -213,7 +225,9 @@ describeWithBroker('the plugin in a real broker: life cycle', function () {
         assert.ok(refusedBeforeReady, 'not listening while not ready');
     });
 
-    it('opens the listeners anyway after ready_timeout_ms, with a warning', async () => {
+    it('opens the listeners anyway after ready_timeout_ms, with a warning', async function () {
+        if (!holdsListeners)
+            this.skip();
         const broker = await start({ pluginOptions: { probe_never_ready: 'true', ready_timeout_ms: '400' }, noWait: true });
         const deadline = Date.now() + 5000;
         while (!(await canConnect(broker.port)) && Date.now() < deadline)

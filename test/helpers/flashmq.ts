@@ -61,12 +61,15 @@ function findBrokerUser(): BrokerUser | undefined {
 }
 
 /**
- * A temporary directory for files the broker's plugin reads (tokens, passwords, apps): readable by everyone (mkdtemp
- * makes it 0700), since the broker may run as an unprivileged user. The caller removes it.
+ * A temporary directory for files the broker's plugin reads (tokens, passwords, apps), or with `writable` also
+ * writes: readable by everyone (mkdtemp makes it 0700) and, when writable, owned by the broker's user, since the
+ * broker may run as an unprivileged one. The caller removes it.
  */
-export function brokerScratchDir(prefix: string): string {
+export function brokerScratchDir(prefix: string, writable = false): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
     fs.chmodSync(dir, 0o755);
+    if (writable && brokerUser)
+        fs.chownSync(dir, brokerUser.uid, brokerUser.gid);
     return dir;
 }
 
