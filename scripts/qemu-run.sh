@@ -3,7 +3,7 @@
 # program sees that root and nothing of this machine, as on the target:
 #
 #   scripts/qemu-run.sh --arch armhf|arm64 --root <dir> [--strace <guest file>] [--bind <dir>]... [--env VAR=VALUE]...
-#                       -- <program in the root> [args...]
+#                       [--user UID:GID] -- <program in the root> [args...]
 #
 # It runs in a private mount namespace (this machine is unchanged): the root gets /proc and /dev mounted, every
 # --bind <dir> of this machine appears at the same path inside (a D-Bus daemon's socket directory, say), qemu's
@@ -11,12 +11,13 @@
 # it silently falls back to this machine's file where the root lacks one, which hides exactly what a package
 # misses; and qemu, 7.2 and 10 alike, ignores -L for statx, which glibc's stat() uses on 32-bit ARM.)
 # --strace <file> logs every system call the guest makes (qemu -strace) to <file>, a path inside the root.
-# The environment passes through to the guest, with --env VAR=VALUE added (qemu -E). The script ends by exec'ing
+# The environment passes through to the guest, with --env VAR=VALUE added (qemu -E). --user runs the guest (and qemu)
+# as that user and group, with no supplementary groups, as Venus OS v3.70+ runs FlashMQ (setuidgid flashmq). The script ends by exec'ing
 # chroot and qemu: the process started is the qemu process, so SIGTERM/SIGHUP sent to it reach the guest program.
 # Needs root (mount namespace, chroot).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-usage() { echo "usage: scripts/qemu-run.sh --arch armhf|arm64 --root <dir> [--strace <guest file>] [--bind <dir>]... [--env VAR=VALUE]... -- <program> [args...]" >&2; exit 2; }
+usage() { echo "usage: scripts/qemu-run.sh --arch armhf|arm64 --root <dir> [--strace <guest file>] [--bind <dir>]... [--env VAR=VALUE]... [--user UID:GID] -- <program> [args...]" >&2; exit 2; }
 
 inside=0
 arch=""
@@ -24,6 +25,7 @@ root=""
 strace=""
 binds=()
 guest_env=()
+user=""
 original=("$@")
 while [ "$#" -gt 0 ]; do
     case "$1" in
@@ -33,6 +35,7 @@ while [ "$#" -gt 0 ]; do
         --strace) strace="${2:?--strace needs a file}"; shift 2 ;;
         --bind) binds+=("${2:?--bind needs a directory}"); shift 2 ;;
         --env) guest_env+=(-E "${2:?--env needs VAR=VALUE}"); shift 2 ;;
+        --user) user="${2:?--user needs UID:GID}"; shift 2 ;;
         --) shift; break ;;
         *) usage ;;
     esac
@@ -67,4 +70,6 @@ install -m 0755 "$(command -v "$qemu")" "$root/.qemu/$qemu"
 
 args=("${guest_env[@]}")
 [ -z "$strace" ] || args+=(-strace -D "$strace")
-exec chroot "$root" "/.qemu/$qemu" "${args[@]}" "$@"
+chroot_args=()
+[ -z "$user" ] || chroot_args=(--userspec="$user" --groups="${user#*:}")
+exec chroot "${chroot_args[@]}" "$root" "/.qemu/$qemu" "${args[@]}" "$@"

@@ -10,7 +10,7 @@ for test in venus-package venus-closure; do
 done
 for arch in armhf arm64; do
     bash scripts/xcrypt.sh --arch "$arch"
-    bash scripts/flashmq.sh --arch "$arch"
+    bash scripts/flashmq.sh --arch "$arch" --version 1.23.2   # Venus OS v3.7x's (test/helpers/emulated.ts)
     bash scripts/package.sh --arch "$arch"
 done
 exec npx mocha 'dist/test/emulation/**/*.test.js'

@@ -15,8 +15,8 @@ import { conformanceDifferences, fullPublish } from '../helpers/conformance';
 import type { DbusDaemon } from '../helpers/dbus-daemon';
 import { call, closeClient, connectClient, startDbusDaemon } from '../helpers/dbus-daemon';
 import type { EmulatedBroker } from '../helpers/emulated';
-import { ARCHS, filesOpened, missingForEmulation, prepareGuest, startEmulatedBroker } from '../helpers/emulated';
-import { flashmqBinary } from '../helpers/flashmq';
+import { ARCHS, EMULATED_FLASHMQ, filesOpened, missingForEmulation, prepareGuest, startEmulatedBroker } from '../helpers/emulated';
+import { brokerUser, flashmqBinary } from '../helpers/flashmq';
 import { closeAll, connect, Inbox } from '../helpers/mqtt';
 import { PORTAL_ID, recordingsDir, startGx } from '../helpers/venus';
 
@@ -101,6 +101,15 @@ for (const arch of ARCHS) {
             assert.match(log, /dbus-flashmq: Node 18\.\d+\.\d+ runtime initialised/);
             assert.match(log, /JavaScript entry '\/data\/dbus-flashmq-ts\/dist\/ts\/index\.js' loaded/);
             assert.match(log, /dbus-flashmq: memory: limits .* Chose 1 V8 worker/);
+        });
+
+        it(`runs in FlashMQ ${EMULATED_FLASHMQ} (Venus OS v3.7x's) as an unprivileged user, as v3.70 and later run it`, function () {
+            assert.match(run!.broker.log(), new RegExp(`Starting FlashMQ version ${EMULATED_FLASHMQ.replace(/\./g, '\\.')}`));
+            if (!brokerUser)
+                this.skip(); // the tests do not run as root, or that user cannot reach the checkout (said at start)
+            const status = fs.readFileSync(`/proc/${run!.broker.proc.pid!}/status`, 'utf8');
+            assert.match(status, new RegExp(`^Uid:\\s+${brokerUser.uid}\\s`, 'm'));
+            assert.match(status, new RegExp(`^Groups:\\s*(${brokerUser.gid}\\s*)?$`, 'm')); // none but its own, as setuidgid leaves it
         });
 
         it('publishes the bct recording byte for byte as the x86-64 build and as the original', async () => {

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { flashmqConfig } from '../../ts/demo/flashmq-config';
-import { canConnect, freePort, repoRoot, RunningBroker, sleep } from './flashmq';
+import { brokerUser, canConnect, freePort, repoRoot, RunningBroker, sleep } from './flashmq';
 
 export type Arch = 'armhf' | 'arm64';
 export const ARCHS: readonly Arch[] = ['armhf', 'arm64'];
@@ -23,8 +23,11 @@ export function packageArchive(arch: Arch): string | undefined {
     return name === undefined ? undefined : path.join(dir, name);
 }
 
+/** The FlashMQ of the emulated device: the one Venus OS v3.7x ships (scripts/flashmq.sh --arch <arch> --version 1.23.2). */
+export const EMULATED_FLASHMQ = '1.23.2';
+
 export function crossFlashmq(arch: Arch): string | undefined {
-    const file = path.join(repoRoot, '.deps/flashmq', arch, 'flashmq');
+    const file = path.join(repoRoot, '.deps/flashmq', `${arch}-${EMULATED_FLASHMQ}`, 'flashmq');
     return fs.existsSync(file) ? file : undefined;
 }
 
@@ -34,7 +37,7 @@ export function missingForEmulation(arch: Arch): string[] {
     if (!packageArchive(arch))
         missing.push(`the ${arch} package (scripts/package.sh --arch ${arch})`);
     if (!crossFlashmq(arch))
-        missing.push(`FlashMQ for ${arch} (scripts/flashmq.sh --arch ${arch})`);
+        missing.push(`FlashMQ ${EMULATED_FLASHMQ} for ${arch} (scripts/flashmq.sh --arch ${arch} --version ${EMULATED_FLASHMQ})`);
     if (spawnOk('sh', ['-c', `command -v ${arch === 'armhf' ? 'qemu-arm-static' : 'qemu-aarch64-static'}`]) === false)
         missing.push('qemu-user-static');
     return missing;
@@ -92,10 +95,16 @@ export async function startEmulatedBroker(arch: Arch, root: string, pluginOption
         extra: ['client_max_write_buffer_size 8388608', ...extra],
     });
     fs.writeFileSync(path.join(dir, 'flashmq.conf'), text);
+    // As on Venus OS v3.70+: the broker runs as an unprivileged user, which writes its log and qemu's here.
+    const user = brokerUser ? ['--user', `${brokerUser.uid}:${brokerUser.gid}`] : [];
+    if (brokerUser) {
+        fs.chownSync(dir, brokerUser.uid, brokerUser.gid);
+        fs.chmodSync(dir, 0o755);
+    }
     const straceLog = path.join(dir, 'strace.log');
     const [command, ...prefix] = [...wrapper, 'bash'];
     const proc = spawn(command, [...prefix, path.join(repoRoot, 'scripts/qemu-run.sh'), '--arch', arch, '--root', root, '--strace', `${guestDir}/strace.log`,
-        ...binds.flatMap((b) => ['--bind', b]), '--', '/usr/bin/flashmq', '-c', `${guestDir}/flashmq.conf`],
+        ...user, ...binds.flatMap((b) => ['--bind', b]), '--', '/usr/bin/flashmq', '-c', `${guestDir}/flashmq.conf`],
     { stdio: ['ignore', 'pipe', 'pipe'] });
     const broker = new RunningBroker(proc, port, dir, path.join(dir, 'flashmq.log'));
     const deadline = Date.now() + 120_000;
