@@ -11,8 +11,9 @@
 #   initramfs.gz     the device's read-only root image (a "firmware"): a cpio of
 #                      - the Venus-like root of scripts/guest-root.sh (glibc, libstdc++, OpenSSL 3, zlib, libcrypt,
 #                        libdbus of the target),
-#                      - Debian's busybox-static (init, sh, mount, ...) and daemontools (svscan, supervise, svc, svstat,
-#                        softlimit, setuidgid, multilog) of the target,
+#                      - Debian's busybox (init, sh, mount, ...) and daemontools (svscan, supervise, svc, svstat,
+#                        softlimit, setuidgid, multilog) of the target; busybox, not busybox-static, whose shell runs
+#                        its own applets before the PATH's programs (its svc, not daemontools', in install.sh),
 #                      - dbus-daemon (Debian's, with the libraries it needs that Venus's root lacks in /opt/gx-vm/lib,
 #                        seen by dbus-daemon alone) and our bus configuration (scripts/gx-vm/system.conf),
 #                      - FlashMQ <version> cross-built (scripts/flashmq.sh) as /usr/bin/flashmq, Venus's flashmq.conf
@@ -71,7 +72,7 @@ done
 debs="$here/.deps/$arch/debs"
 # The packages of the image besides the Venus-like root: busybox and daemontools; dbus-daemon and what it links
 # that the root lacks (found below by following NEEDED, so a missing one fails the build, not the boot).
-tools=(busybox-static daemontools)
+tools=(busybox daemontools)
 dbus_packages=(dbus-daemon libexpat1 libsystemd0 libapparmor1 libaudit1 libcap-ng0 libselinux1 libpcre2-8-0 libcap2
                libgcrypt20 libgpg-error0 liblz4-1 liblzma5 libzstd1)
 deb_fetch "$arch" "$debs" "${tools[@]}" "${dbus_packages[@]}" >&2
@@ -104,8 +105,8 @@ rm -rf "${root:?}/usr/share"
 # busybox's applets as links, except where a real program is (daemontools' svc, softlimit, ...: busybox has some
 # of the same names).
 busybox_bin="$root/bin/busybox"
-[ -x "$busybox_bin" ] || { echo "gx-vm.sh: busybox-static has no /bin/busybox" >&2; exit 1; }
-applets="$("$qemu_user" "$busybox_bin" --list-full)"
+[ -x "$busybox_bin" ] || { echo "gx-vm.sh: busybox has no /bin/busybox" >&2; exit 1; }
+applets="$("$qemu_user" -L "$root" "$busybox_bin" --list-full)"
 [ -n "$applets" ] || { echo "gx-vm.sh: busybox listed no applets" >&2; exit 1; }
 for applet in $applets; do
     name="${applet##*/}"

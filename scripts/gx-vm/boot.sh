@@ -42,7 +42,13 @@ mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,cache=none host /host 
 # The network: qemu's user networking (the host reaches MQTT and the bus through its port forwards).
 hostname "$(cat /etc/hostname)"
 ifconfig lo 127.0.0.1 netmask 255.0.0.0 up
-ifconfig eth0 10.0.2.15 netmask 255.255.255.0 up && route add default gw 10.0.2.2 || say "no network"
+if ifconfig eth0 10.0.2.15 netmask 255.255.255.0 up && route add default gw 10.0.2.2; then
+    # qemu learns the guest's hardware address from its first packet: until then the connections it forwards wait
+    # for TCP's retransmissions (or fail). One ARP request to the gateway tells it.
+    arping -c 1 -w 1 -I eth0 10.0.2.2 >/dev/null 2>&1 || true
+else
+    say "no network"
+fi
 
 # /service: a RAM copy of the image's services, so that a boot hook can add one (the root is read-only).
 mount -t tmpfs -o mode=0755 tmpfs /service

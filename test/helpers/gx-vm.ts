@@ -12,9 +12,14 @@
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import { Variant } from 'dbus-next';
+import * as dbus from 'dbus-next';
+
+import { call, closeClient } from './dbus-daemon';
 import { freePort, repoRoot, sleep } from './flashmq';
 
 export type GxArch = 'armhf' | 'arm64';
@@ -114,6 +119,117 @@ export interface CommandResult {
     output: string;
 }
 
+/**
+ * A port on 127.0.0.1 that forwards to one of qemu's port forwards, setting up one connection at a time. qemu's user
+ * networking loses connections that are set up at the same moment (measured: of 32 D-Bus connections opened at once,
+ * some waited 1 to 60 s for TCP's retransmissions and some were reset after two minutes; one after the other, each
+ * takes 20-60 ms). The simulator opens one connection per service, in batches. A connection counts as set up when the
+ * guest's first byte arrives (D-Bus and MQTT servers answer the client's first words), or after 3 s; one closed by
+ * the forward before any byte came back is tried again, with what the client had sent, up to 5 times.
+ */
+class ConnectionGate {
+    private readonly server: net.Server;
+    private readonly queue: Array<() => void> = [];
+    private busy = false;
+    private readonly sockets = new Set<net.Socket>();
+
+    private constructor(private readonly target: number, server: net.Server, readonly port: number) {
+        this.server = server;
+        server.on('connection', (client) => this.accept(client));
+    }
+
+    static async open(target: number): Promise<ConnectionGate> {
+        const server = net.createServer();
+        await new Promise<void>((resolve, reject) => {
+            server.once('error', reject);
+            server.listen(0, '127.0.0.1', () => resolve());
+        });
+        return new ConnectionGate(target, server, (server.address() as net.AddressInfo).port);
+    }
+
+    close(): void {
+        this.server.close();
+        for (const socket of this.sockets)
+            socket.destroy();
+    }
+
+    private track(socket: net.Socket): void {
+        this.sockets.add(socket);
+        socket.once('close', () => this.sockets.delete(socket));
+    }
+
+    private next(): void {
+        const start = this.queue.shift();
+        this.busy = start !== undefined;
+        start?.();
+    }
+
+    private accept(client: net.Socket): void {
+        this.track(client);
+        const sent: Buffer[] = [];
+        let upstream: net.Socket | undefined;
+        let established = false;
+        const buffer = (chunk: Buffer): void => {
+            sent.push(chunk);
+            upstream?.write(chunk);
+        };
+        client.on('data', buffer);
+        client.on('error', () => upstream?.destroy());
+        client.once('close', () => upstream?.destroy());
+        const attempt = (tries: number, release: () => void): void => {
+            if (client.destroyed) {
+                release();
+                return;
+            }
+            const up = net.connect(this.target, '127.0.0.1');
+            upstream = up;
+            this.track(up);
+            up.setNoDelay(true);
+            const timer = setTimeout(release, 3000);
+            for (const chunk of sent) // what the client said so far (again, on a retry); later chunks follow in buffer()
+                up.write(chunk);
+            up.once('data', (first: Buffer) => {
+                established = true;
+                clearTimeout(timer);
+                release();
+                client.off('data', buffer);
+                sent.length = 0;
+                client.write(first);
+                up.pipe(client);
+                client.pipe(up);
+            });
+            up.on('error', () => undefined);
+            up.once('close', () => {
+                clearTimeout(timer);
+                if (established || client.destroyed) {
+                    client.destroy();
+                    release();
+                } else if (tries < 5) {
+                    setTimeout(() => attempt(tries + 1, release), 200);
+                } else {
+                    client.destroy();
+                    release();
+                }
+            });
+        };
+        const start = (): void => {
+            let released = false;
+            attempt(1, () => {
+                if (!released) {
+                    released = true;
+                    this.next();
+                }
+            });
+        };
+        if (this.busy) {
+            this.queue.push(start);
+        } else {
+            this.busy = true;
+            start();
+        }
+    }
+}
+
 /** Every VM not yet cleaned up, ended when this process exits (a test runner stopped half-way). */
 const live = new Set<GxVm>();
 process.once('exit', () => {
@@ -126,8 +242,9 @@ export class GxVm {
     readonly share: string;
     readonly consoleFile: string;
     readonly dataDisk: string;
-    readonly mqttPort: number;
-    readonly busPort: number;
+    /** qemu's port forwards (one connection at a time is safe, see ConnectionGate). */
+    readonly forwardedMqttPort: number;
+    readonly forwardedBusPort: number;
     image: GxImage;
     /** When the last boot was started and when the device was up (agent running). */
     bootStartedAt = 0;
@@ -137,6 +254,8 @@ export class GxVm {
     private qemuOutput = '';
     private nextId = 0;
     private readonly ownDisk: boolean;
+    private mqttGate?: ConnectionGate;
+    private busGate?: ConnectionGate;
 
     private constructor(private readonly options: GxVmOptions, dir: string, mqttPort: number, busPort: number) {
         this.dir = dir;
@@ -145,8 +264,8 @@ export class GxVm {
         this.image = options.image;
         this.ownDisk = options.dataDisk === undefined;
         this.dataDisk = options.dataDisk ?? path.join(dir, 'data.img');
-        this.mqttPort = mqttPort;
-        this.busPort = busPort;
+        this.forwardedMqttPort = mqttPort;
+        this.forwardedBusPort = busPort;
     }
 
     /** Creates the VM's directory and disk (unless given) and boots the image. */
@@ -155,6 +274,8 @@ export class GxVm {
         const vm = new GxVm(options, dir, await freePort(), await freePort());
         live.add(vm);
         try {
+            vm.mqttGate = await ConnectionGate.open(vm.forwardedMqttPort);
+            vm.busGate = await ConnectionGate.open(vm.forwardedBusPort);
             if (!fs.existsSync(vm.dataDisk))
                 createDataDisk(vm.dataDisk);
             await vm.start();
@@ -167,6 +288,16 @@ export class GxVm {
 
     get arch(): GxArch {
         return this.image.env.ARCH as GxArch;
+    }
+
+    /** The guest's MQTT port 1883, as this machine reaches it. */
+    get mqttPort(): number {
+        return this.mqttGate!.port;
+    }
+
+    /** The guest's bus (its TCP listener), as this machine reaches it. */
+    get busPort(): number {
+        return this.busGate!.port;
     }
 
     /** The guest's system bus for the host's simulator (ANONYMOUS over TCP). */
@@ -195,7 +326,7 @@ export class GxVm {
             '-serial', `file:${this.consoleFile}`,
             '-kernel', image.kernel, '-initrd', image.initramfs, '-append', 'console=ttyAMA0 panic=-1 loglevel=4',
             '-drive', `file=${this.dataDisk},format=raw,if=none,id=data,cache=writeback`, '-device', 'virtio-blk-device,drive=data',
-            '-netdev', `user,id=net,restrict=on,hostfwd=tcp:127.0.0.1:${this.mqttPort}-:${GUEST_MQTT},hostfwd=tcp:127.0.0.1:${this.busPort}-:${GUEST_BUS}`,
+            '-netdev', `user,id=net,restrict=on,hostfwd=tcp:127.0.0.1:${this.forwardedMqttPort}-:${GUEST_MQTT},hostfwd=tcp:127.0.0.1:${this.forwardedBusPort}-:${GUEST_BUS}`,
             '-device', 'virtio-net-device,netdev=net',
             '-fsdev', `local,id=host,path=${this.share},security_model=none`, '-device', 'virtio-9p-device,fsdev=host,mount_tag=host',
             '-device', 'virtio-rng-device',
@@ -325,6 +456,8 @@ export class GxVm {
             this.qemu!.kill('SIGKILL');
             await Promise.race([this.exited, sleep(10_000)]);
         }
+        this.mqttGate?.close();
+        this.busGate?.close();
         live.delete(this);
         if (options.keep)
             return;
@@ -463,6 +596,37 @@ export async function waitForLog(vm: GxVm, re: RegExp, options: { after?: number
         if (Date.now() > deadline)
             throw new Error(`no log line matching ${re} within ${timeoutMs / 1000} s; log:\n${lines.slice(-30).map((l) => l.text).join('\n')}`);
         await sleep(500);
+    }
+}
+
+/** A plain client on the device's bus (ANONYMOUS over TCP), for calls the simulator does not make. */
+export function busClient(vm: GxVm): Promise<dbus.MessageBus> {
+    const bus = dbus.sessionBus({ busAddress: vm.busAddress, authMethods: ['ANONYMOUS'] });
+    bus.on('error', () => undefined);
+    return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no connection to ${vm.busAddress}`)), 30_000);
+        bus.on('connect', () => {
+            clearTimeout(timer);
+            resolve(bus);
+        });
+    });
+}
+
+/**
+ * Turns LAN MQTT on (/Settings/Services/MqttLocal 1), as a user does on a device (Settings, Services, MQTT): the
+ * plugin refuses logins from the LAN without it, and the host's MQTT clients come from qemu's gateway, 10.0.2.2.
+ * The simulator's settings service must be on the device's bus.
+ */
+export async function turnOnLanMqtt(vm: GxVm): Promise<void> {
+    const bus = await busClient(vm);
+    try {
+        await call(bus, 'com.victronenergy.settings', '/', 'AddSetting', {
+            iface: 'com.victronenergy.Settings', signature: 'ssvsvv',
+            body: ['/Settings/Services', 'MqttLocal', new Variant('i', 1), 'i', new Variant('i', 0), new Variant('i', 2)],
+        });
+        await call(bus, 'com.victronenergy.settings', '/Settings/Services/MqttLocal', 'SetValue', { signature: 'v', body: [new Variant('i', 1)] });
+    } finally {
+        await closeClient(bus);
     }
 }
 
