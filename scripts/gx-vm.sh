@@ -88,6 +88,21 @@ deb_fetch "$arch" "$debs" "$kernel_pkg" >&2
 bash "$here/scripts/flashmq.sh" --arch "$arch" --version "$fmq_version" >&2
 flashmq="$(bash "$here/scripts/flashmq.sh" --arch "$arch" --version "$fmq_version" --print)"
 
+# The Venus-like root (idempotent: checked, or made again when scripts/guest-root.sh changed what it holds).
+venus_root="$here/build-emulation/gx-vm/venus-root-$arch"
+bash "$here/scripts/guest-root.sh" --arch "$arch" "$venus_root" >&2
+
+# Nothing to do when the image was made from the same inputs: this script and the guest's files, the stand-in's
+# source (or the given plugin), FlashMQ's binary, the root's package list, the kernel's package and the options.
+inputs="$( { cat "$here/scripts/gx-vm.sh" "$here"/scripts/gx-vm/* native/testing/stock_standin.cc native/flashmq_abi.h \
+              "$flashmq" "$venus_root/.dfmq-guest-root" ${stock:+"$stock"}
+            echo "$arch $fmq_version $venus $machine $kernel_pkg ${stock:+stock}"; } | sha256sum | cut -d' ' -f1)"
+if [ "$(cat "$out/.inputs" 2>/dev/null)" = "$inputs" ] && [ -f "$out/kernel" ] && [ -f "$out/initramfs.gz" ]; then
+    say "$out (up to date)"
+    echo "$out"
+    exit 0
+fi
+
 work="$out.work"
 rm -rf "$work"
 mkdir -p "$work"
@@ -95,8 +110,6 @@ trap 'rm -rf "$work"' EXIT
 root="$work/root"
 
 # --- the Venus-like root, busybox, daemontools ---------------------------------------------------------------------
-venus_root="$here/build-emulation/gx-vm/venus-root-$arch"
-bash "$here/scripts/guest-root.sh" --arch "$arch" "$venus_root" >&2
 mkdir -p "$root"
 cp -a "$venus_root/." "$root/"
 rm -f "$root/.dfmq-guest-root"
@@ -240,5 +253,6 @@ KERNEL=$kver
 STOCK_PLUGIN=$plugin_kind
 SOFTLIMIT_ALL=$softlimit_all
 EOF
+echo "$inputs" > "$out/.inputs"
 say "$out: kernel $kver, FlashMQ $fmq_version, Venus $venus ($machine), stock plugin: $plugin_kind, initramfs $(du -h "$out/initramfs.gz" | cut -f1)"
 echo "$out"

@@ -344,8 +344,8 @@ export class GxVm {
         this.bootStartedAt = Date.now();
         const qemu = spawn(qemuSystem(this.arch), this.qemuArgs(), { stdio: ['ignore', 'pipe', 'pipe'] });
         this.qemu = qemu;
-        qemu.stdout!.on('data', (d: Buffer) => { this.qemuOutput += d.toString(); });
-        qemu.stderr!.on('data', (d: Buffer) => { this.qemuOutput += d.toString(); });
+        qemu.stdout.on('data', (d: Buffer) => { this.qemuOutput += d.toString(); });
+        qemu.stderr.on('data', (d: Buffer) => { this.qemuOutput += d.toString(); });
         this.exited = new Promise((resolve) => qemu.once('exit', (code) => resolve(code)));
         const ready = path.join(this.share, 'out/ready');
         const deadline = Date.now() + (this.options.bootTimeoutMs ?? 300_000);
