@@ -9,6 +9,7 @@
 //
 //   npm run test:emulation     the short check, both targets (DFMQ_GX_ARCHS=armhf to pick one)
 //   npm run test:gx            all of it
+// DFMQ_GX_KEEP=1 leaves each VM's directory (its console log, the 9p share, the /data disk image) in the temp dir.
 import { strict as assert } from 'node:assert';
 
 import { Variant } from 'dbus-next';
@@ -24,6 +25,8 @@ import { PORTAL_ID, recordingsDir } from '../helpers/venus';
 const N = `N/${PORTAL_ID}`;
 const ARCHS = (process.env.DFMQ_GX_ARCHS ?? 'armhf,arm64').split(',').filter((a): a is GxArch => a === 'armhf' || a === 'arm64');
 const FULL = process.env.DFMQ_GX_FULL === '1';
+/** Leave the VM's directory (console log, share, /data disk) for a look. */
+const KEEP = process.env.DFMQ_GX_KEEP === '1';
 const LIMIT_AS: Record<GxArch, number> = { armhf: 150_000_000, arm64: 600_000_000 };
 const FLOOD = 'com.victronenergy.battery.flood';
 const FLOOD_PATHS = Array.from({ length: 40 }, (_, i) => `/Flood/Value${i}`);
@@ -112,7 +115,9 @@ for (const arch of ARCHS) {
         after(async () => {
             await closeAll(client);
             await sim?.stop();
-            await vm?.cleanup();
+            await vm?.cleanup({ keep: KEEP });
+            if (KEEP && vm)
+                report.push(`kept (console, share, /data disk): ${vm.dir}`);
             report.push(`the whole ${arch} run: ${seconds(Date.now() - started)}`);
             console.log(report.map((l) => `      ${arch} ${l}`).join('\n'));
         });
@@ -176,10 +181,11 @@ for (const arch of ARCHS) {
         it('serves again after a reboot (/data/rcS.local brings the plugin back)', async () => {
             await closeAll(client);
             client = undefined;
+            const after = await logEnd(vm!); // the log is in /data: what the broker said before the reboot stays
             const t0 = Date.now();
             await vm!.reboot();
             report.push(`reboot: ${seconds(vm!.bootedAt - t0)} to booted`);
-            await waitForLog(vm!, /dbus-flashmq: .*D-Bus discovery done/, { timeoutMs: 180_000 });
+            await waitForLog(vm!, /dbus-flashmq: .*D-Bus discovery done/, { after, timeoutMs: 180_000 });
             client = await connect(vm!.mqttPort, { protocolVersion: 4 });
             inbox = await Inbox.subscribe(client, `${N}/#`);
             const { differences } = conformanceDifferences(items(await fullPublish(client, inbox, PORTAL_ID, `${arch}-2`, 180_000)), PORTAL_ID);
@@ -190,9 +196,10 @@ for (const arch of ARCHS) {
         (FULL ? it : it.skip)('is still ours after a firmware update (a new root image, /data kept)', async () => {
             await closeAll(client);
             client = undefined;
+            const after = await logEnd(vm!);
             await vm!.firmwareUpdate(update!);
             assert.equal((await vm!.sh('head -n 1 /opt/victronenergy/version')).trim(), 'v3.71');
-            await waitForLog(vm!, /dbus-flashmq: .*D-Bus discovery done/, { timeoutMs: 180_000 });
+            await waitForLog(vm!, /dbus-flashmq: .*D-Bus discovery done/, { after, timeoutMs: 180_000 });
             client = await connect(vm!.mqttPort, { protocolVersion: 4 });
             inbox = await Inbox.subscribe(client, `${N}/#`);
             await client.publishAsync(`R/${PORTAL_ID}/system/0/Serial`, '');
@@ -250,7 +257,9 @@ for (const arch of ARCHS) {
         after(async () => {
             await closeAll(client);
             await sim?.stop();
-            await vm?.cleanup();
+            await vm?.cleanup({ keep: KEEP });
+            if (KEEP && vm)
+                report.push(`kept (console, share, /data disk): ${vm.dir}`);
             report.push(`the whole ${arch} 50,000-item run: ${seconds(Date.now() - started)}`);
             console.log(report.map((l) => `      ${arch} ${l}`).join('\n'));
         });

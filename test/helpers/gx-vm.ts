@@ -253,7 +253,6 @@ export class GxVm {
     private exited?: Promise<number | null>;
     private qemuOutput = '';
     private nextId = 0;
-    private readonly ownDisk: boolean;
     private mqttGate?: ConnectionGate;
     private busGate?: ConnectionGate;
 
@@ -262,7 +261,6 @@ export class GxVm {
         this.share = path.join(dir, 'share');
         this.consoleFile = path.join(dir, 'console.log');
         this.image = options.image;
-        this.ownDisk = options.dataDisk === undefined;
         this.dataDisk = options.dataDisk ?? path.join(dir, 'data.img');
         this.forwardedMqttPort = mqttPort;
         this.forwardedBusPort = busPort;
@@ -450,7 +448,7 @@ export class GxVm {
             this.qemu!.kill('SIGKILL');
     }
 
-    /** Ends qemu (if running) and removes the VM's directory, its disk included unless it was given. */
+    /** Ends qemu (if running) and removes the VM's directory (its disk included unless it was given); keep: leave it for a look. */
     async cleanup(options: { keep?: boolean } = {}): Promise<void> {
         if (this.running) {
             this.qemu!.kill('SIGKILL');
@@ -461,9 +459,7 @@ export class GxVm {
         live.delete(this);
         if (options.keep)
             return;
-        if (!this.ownDisk)
-            fs.rmSync(path.join(this.dir, 'share'), { recursive: true, force: true });
-        fs.rmSync(this.dir, { recursive: true, force: true });
+        fs.rmSync(this.dir, { recursive: true, force: true }); // a given disk lives elsewhere
     }
 }
 
