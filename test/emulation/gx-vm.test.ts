@@ -87,7 +87,7 @@ for (const arch of ARCHS) {
     describeIt(`a GX device (${arch}) under full-system qemu: install, serve, reboot${FULL ? ', update' : ''}, uninstall`, function () {
         this.timeout(300_000);
         const report: string[] = [];
-        const started = Date.now();
+        let started = 0;
         let update: GxImage | undefined;
         let vm: GxVm | undefined;
         let sim: Simulator | undefined;
@@ -97,6 +97,7 @@ for (const arch of ARCHS) {
 
         before(async function () {
             this.timeout(1_800_000); // the first run builds FlashMQ for the target
+            started = Date.now();
             const image = prepareImage({ arch });
             if (FULL)
                 update = prepareImage({ arch, venus: 'v3.71' });
@@ -224,7 +225,7 @@ for (const arch of ARCHS) {
     (FULL ? describeIt : describe.skip)(`a GX device (${arch}) under full-system qemu: 50,000 items`, function () {
         this.timeout(600_000);
         const report: string[] = [];
-        const started = Date.now();
+        let started = 0;
         let vm: GxVm | undefined;
         let sim: Simulator | undefined;
         let client: MqttClient | undefined;
@@ -233,6 +234,7 @@ for (const arch of ARCHS) {
 
         before(async function () {
             this.timeout(1_800_000);
+            started = Date.now();
             vm = await GxVm.boot({ image: prepareImage({ arch }) });
             sim = await Simulator.start({ busAddress: vm.busAddress, speed: 0, recordingsDir, settings: true, scale: { services: 100, paths: 500 } });
             await sim.addService(systemService);

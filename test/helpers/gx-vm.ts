@@ -230,6 +230,16 @@ class ConnectionGate {
     }
 }
 
+/** The promise's value, or 'timeout' after ms (the timer is cleared: nothing keeps this process alive). */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+        return await Promise.race([promise, new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), ms); })]);
+    } finally {
+        clearTimeout(timer);
+    }
+}
+
 /** Every VM not yet cleaned up, ended when this process exits (a test runner stopped half-way). */
 const live = new Set<GxVm>();
 process.once('exit', () => {
@@ -435,7 +445,7 @@ export class GxVm {
         const id = `${process.pid}-${++this.nextId}`;
         fs.writeFileSync(path.join(this.share, 'cmd', `${id}.tmp`), `${how}\n`);
         fs.renameSync(path.join(this.share, 'cmd', `${id}.tmp`), path.join(this.share, 'cmd', `${id}.sh`));
-        const code = await Promise.race([this.exited!, sleep(timeoutMs).then(() => 'timeout' as const)]);
+        const code = await within(this.exited!, timeoutMs);
         if (code === 'timeout') {
             this.killNow();
             throw new Error(`the device did not ${how} within ${timeoutMs / 1000} s; console:\n${this.consoleLog().slice(-3000)}`);
@@ -452,7 +462,7 @@ export class GxVm {
     async cleanup(options: { keep?: boolean } = {}): Promise<void> {
         if (this.running) {
             this.qemu!.kill('SIGKILL');
-            await Promise.race([this.exited, sleep(10_000)]);
+            await within(this.exited!, 10_000);
         }
         this.mqttGate?.close();
         this.busGate?.close();
