@@ -240,11 +240,13 @@ async function within<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'
     }
 }
 
-/** Every VM not yet cleaned up, ended when this process exits (a test runner stopped half-way). */
+/** Every VM not yet cleaned up: ended, and its directory removed, when this process exits (a runner stopped half-way). */
 const live = new Set<GxVm>();
 process.once('exit', () => {
-    for (const vm of live)
+    for (const vm of live) {
         vm.killNow();
+        fs.rmSync(vm.dir, { recursive: true, force: true });
+    }
 });
 
 export class GxVm {
