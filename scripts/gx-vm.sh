@@ -65,7 +65,7 @@ esac
 [[ "$venus" =~ ^v[0-9]+\.[0-9]+ ]] || { echo "gx-vm.sh: --venus is like v3.70, not '$venus'" >&2; exit 2; }
 [ -z "$stock" ] || [ -f "$stock" ] || { echo "gx-vm.sh: --stock $stock is not a file" >&2; exit 2; }
 [ -n "$out" ] || out="$here/build-emulation/gx-vm/$arch-flashmq$fmq_version-$venus$([ -z "$stock" ] || echo -stock)"
-for tool in cpio:cpio patchelf:patchelf "$triplet-g++:g++-$triplet" "$triplet-readelf:binutils-$triplet" "$qemu_user:qemu-user-static"; do
+for tool in cpio:cpio strings:binutils "$triplet-g++:g++-$triplet" "$triplet-readelf:binutils-$triplet" "$qemu_user:qemu-user-static"; do
     deb_ensure_tool "${tool%%:*}" "${tool#*:}" >&2
 done
 
@@ -93,9 +93,10 @@ venus_root="$here/build-emulation/gx-vm/venus-root-$arch"
 bash "$here/scripts/guest-root.sh" --arch "$arch" "$venus_root" >&2
 
 # Nothing to do when the image was made from the same inputs: this script and the guest's files, the stand-in's
-# source (or the given plugin), FlashMQ's binary, the root's package list, the kernel's package and the options.
+# source (or the given plugin), FlashMQ's binary, the Venus-like root's files, the kernel's package and the options.
 inputs="$( { cat "$here/scripts/gx-vm.sh" "$here"/scripts/gx-vm/* native/testing/stock_standin.cc native/flashmq_abi.h \
-              "$flashmq" "$venus_root/.dfmq-guest-root" ${stock:+"$stock"}
+              "$flashmq" ${stock:+"$stock"}
+            (cd "$venus_root" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
             echo "$arch $fmq_version $venus $machine $kernel_pkg ${stock:+stock}"; } | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$out/.inputs" 2>/dev/null)" = "$inputs" ] && [ -f "$out/kernel" ] && [ -f "$out/initramfs.gz" ]; then
     say "$out (up to date)"
