@@ -3,7 +3,7 @@
 // Not a test: it prints numbers. Per target and load (the bct recording; 50,000 items), on a freshly booted device
 // with the package installed as a user would: the service's start to FlashMQ's listener and to the plugin's
 // "D-Bus discovery done", the broker's VmPeak, VmData and VmHWM (its /proc/<pid>/status) after a full publish, a
-// burst of changes and a write, the plugin's memory line, the guest CPU time the broker spent per full publish, per
+// burst of changes and a write, V8's heap at its largest (the plugin's stats lines), the plugin's memory line, the guest CPU time the broker spent per full publish, per
 // 1,000 changes and per write, and how long the run took.
 //
 //   npm run bench:gx [-- --arch armhf|arm64] [--load bct|50k] [--flashmq 1.23.2] [--stock <libflashmq-dbus-plugin.so>]
@@ -85,6 +85,8 @@ async function measure(arch: GxArch, load: Load, image: GxImage, ours: boolean):
         await vm.writeFile('/data/venus/unique-id', `${PORTAL_ID}\n`);
         await vm.writeFile('/data/conf/vncpassword.txt', '');
         if (ours) {
+            // The plugin's stats lines give V8's heap (its peak is read from them at the end).
+            await vm.writeFile('/data/conf/dbus-flashmq-ts.options', 'plugin_opt_stats_interval_s 5\n');
             const after = await logEnd(vm);
             const archive = vm.shareFile(packageFor(arch)!);
             await vm.sh(`tar -xzf '${archive}' -C /data && rm -f '${archive}' && /data/dbus-flashmq-ts/install.sh`);
@@ -137,9 +139,19 @@ async function measure(arch: GxArch, load: Load, image: GxImage, ours: boolean):
 
         await new Promise((resolve) => setTimeout(resolve, 5000)); // the plugin's start-up trim comes 3 s after discovery
         const f = await brokerFacts(vm);
+        const heap = { used: 0, total: 0, limit: 0 };
+        for (const line of await flashmqLog(vm)) {
+            const m = /dbus-flashmq: stats process (\{.*\})/.exec(line.text);
+            if (!m)
+                continue;
+            const s = JSON.parse(m[1]!) as { heapUsedMb: number; heapTotalMb: number; heapLimitMb: number };
+            heap.used = Math.max(heap.used, s.heapUsedMb);
+            heap.total = Math.max(heap.total, s.heapTotalMb);
+            heap.limit = s.heapLimitMb;
+        }
         return [
             start.toListening?.toFixed(2) ?? '?', start.toDiscovery?.toFixed(2) ?? '-',
-            mb(f.vmPeakKb), mb(f.vmDataKb), mb(f.vmHwmKb),
+            mb(f.vmPeakKb), mb(f.vmDataKb), mb(f.vmHwmKb), ours ? `${heap.used.toFixed(1)} / ${heap.total.toFixed(1)} (${heap.limit.toFixed(0)})` : '-',
             perPublish.toFixed(2), `${perThousand.toFixed(2)}${received < total ? ` (${received} of ${total} delivered)` : ''}`, perWrite.toFixed(3),
             `${((Date.now() - started) / 1000).toFixed(0)} s`,
             start.memoryLines.map((l) => l.replace('dbus-flashmq: memory: ', '')).join(' / ') || '-',
@@ -176,8 +188,8 @@ async function main(): Promise<void> {
     }
     console.log(`# The package on a GX device under full-system qemu (FlashMQ ${flashmq}, Venus's limits enforced by the kernel), ${new Date().toISOString()}`);
     console.log('MB = 1,000,000 bytes; times from the service\'s start (its run script); CPU: the broker\'s guest CPU seconds (TCG).');
-    console.log('\n| target | load | plugin | start to listening, s | start to discovery, s | VmPeak, MB | VmData, MB | VmHWM, MB | CPU per full publish, s | CPU per 1,000 changes, s | CPU per write, s | run | memory line |');
-    console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+    console.log('\n| target | load | plugin | start to listening, s | start to discovery, s | VmPeak, MB | VmData, MB | VmHWM, MB | V8 heap used / total at most (limit), MB | CPU per full publish, s | CPU per 1,000 changes, s | CPU per write, s | run | memory line |');
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const row of rows)
         console.log(row);
 }

@@ -23,13 +23,26 @@ namespace
 constexpr uint64_t KiB = 1024;
 constexpr uint64_t MiB = 1024 * KiB;
 
-// What the plan reserves for what it does not size. Measured with FlashMQ 1.26 (see bench/venus.ts --limits):
-// FlashMQ itself (clients, subscriptions, its log) besides its thread stacks; and the runtime besides V8's heap and
-// the stacks: V8's and Node's own structures, libnode's writable data, buffers outside the heap, malloc's slack.
-constexpr uint64_t kBrokerHeap = 16 * MiB;
-constexpr uint64_t kRuntimeData = 16 * MiB;
-// Address space V8 maps besides its heap pages (read-only space, its tables), beyond what is mapped at start.
-constexpr uint64_t kRuntimeMapped = 8 * MiB;
+// What the plan reserves for what it does not size, per pointer size:
+//   brokerHeap: FlashMQ itself (clients, subscriptions, its log) besides its thread stacks;
+//   runtimeData: the runtime besides V8's heap and the stacks: V8's and Node's own structures, libnode's writable
+//     data, buffers outside the heap, malloc's slack;
+//   runtimeMapped: address space V8 maps besides its heap pages (read-only space, its tables);
+//   minOldSpace: the least old generation worth starting with (less is not enough for a small system).
+// 64-bit: measured with FlashMQ 1.26 on x86-64 (bench/venus.ts under Venus's limits). 32-bit: measured on a real
+// armhf kernel enforcing Venus's limits (bench:gx, FlashMQ 1.23.2): the broker's VmPeak grew 40.5 MB beyond what
+// was mapped at start, besides V8's heap, with bct and with 50,000 items alike, of which 28.4 MB are the stacks
+// counted below; 16 MiB here leave 4.8 MB to spare. V8's heap there peaked at 5.7 MB (bct) and 12.5 MB (50,000
+// items), young generation included, so 24 MiB of old generation hold twice what 50,000 items take.
+struct Allowances
+{
+    uint64_t brokerHeap;
+    uint64_t runtimeData;
+    uint64_t runtimeMapped;
+    uint64_t minOldSpace;
+};
+constexpr Allowances kAllowances64{16 * MiB, 16 * MiB, 8 * MiB, 32 * MiB};
+constexpr Allowances kAllowances32{6 * MiB, 8 * MiB, 2 * MiB, 24 * MiB};
 // FlashMQ with thread_count 1 runs four threads: main, log writer, worker, background tasks. Those not yet started
 // when the plugin plans will take the default stack each.
 constexpr int kBrokerThreads = 4;
@@ -43,8 +56,7 @@ constexpr uint64_t kArena32 = 1 * MiB;
 // runs crypt() and file reads. The process's default (the stack limit, 8-10 MiB) would count against the limits
 // once per thread.
 constexpr uint64_t kThreadStack = 2 * MiB;
-// V8's old generation: less is not enough for a small system; more is not needed for 50,000 items.
-constexpr uint64_t kMinOldSpace = 32 * MiB;
+// V8's old generation at most: more is not needed for 50,000 items.
 constexpr uint64_t kMaxOldSpace = 256 * MiB;
 // The young generation's semi-spaces: each change allocates a little, and a bigger young generation only keeps the
 // garbage longer (V8 grows it to 16 MiB per semi-space on 64-bit under load, and does not shrink it).
@@ -67,6 +79,8 @@ MemoryPlan planMemory(const ProcessMemory &p, const MemoryRequest &r)
 {
     MemoryPlan plan;
     const bool is64 = p.pointerBytes >= 8;
+    const Allowances &a = is64 ? kAllowances64 : kAllowances32;
+    const uint64_t minOldSpace = a.minOldSpace;
     const uint64_t defaultStack = p.stackLimit ? p.stackLimit : 8 * MiB;
 
     plan.platformThreads = r.platformThreads > 0 ? r.platformThreads : 1;
@@ -79,21 +93,21 @@ MemoryPlan planMemory(const ProcessMemory &p, const MemoryRequest &r)
     const uint64_t stacks = static_cast<uint64_t>(threads) * (plan.threadStack + 4 * KiB);
     const uint64_t young = 3 * static_cast<uint64_t>(plan.semiSpaceMb ? plan.semiSpaceMb : (is64 ? 16 : 8)) * MiB;
     const int brokerThreadsToCome = kBrokerThreads - 2; // the worker and the background tasks start after main_init
-    const uint64_t brokerLater = static_cast<uint64_t>(brokerThreadsToCome) * defaultStack + kBrokerHeap;
+    const uint64_t brokerLater = static_cast<uint64_t>(brokerThreadsToCome) * defaultStack + a.brokerHeap;
 
-    // The old generation gets what the limits leave, within [kMinOldSpace, kMaxOldSpace]. Each limit must hold what
+    // The old generation gets what the limits leave, within [minOldSpace, kMaxOldSpace]. Each limit must hold what
     // is in use now, what the broker and the runtime add, and the heap; the address space also what is only
     // reserved: malloc's arenas and the JIT's code range.
-    const uint64_t dataFixed = p.dataUsed + brokerLater + stacks + kRuntimeData + young;
+    const uint64_t dataFixed = p.dataUsed + brokerLater + stacks + a.runtimeData + young;
     const uint64_t arenas = plan.mallocArenaMax > 0 ? static_cast<uint64_t>(plan.mallocArenaMax - 1) * (is64 ? kArena64 : kArena32)
                                                     : 8 * (is64 ? kArena64 : kArena32);
     const uint64_t codeRange = is64 && !r.jitlessGiven ? kCodeRange64 : 0;
-    const uint64_t asFixedNoCode = p.addressSpaceUsed + brokerLater + stacks + kRuntimeData + kRuntimeMapped + young + arenas;
+    const uint64_t asFixedNoCode = p.addressSpaceUsed + brokerLater + stacks + a.runtimeData + a.runtimeMapped + young + arenas;
     const auto leftUnder = [](uint64_t limit, uint64_t fixed) { return limit > fixed ? limit - fixed : 0; };
 
     // Without limits, a quarter of the machine's memory at most (V8's own rule), so a small device is not promised
     // more than it has.
-    uint64_t oldSpace = p.physicalMemory ? std::max(kMinOldSpace, std::min(kMaxOldSpace, p.physicalMemory / 4)) : kMaxOldSpace;
+    uint64_t oldSpace = p.physicalMemory ? std::max(minOldSpace, std::min(kMaxOldSpace, p.physicalMemory / 4)) : kMaxOldSpace;
     const char *binding = nullptr; // the limit that sized the old generation
     uint64_t bindingLimit = 0, bindingFixed = 0;
     if (p.dataLimit && leftUnder(p.dataLimit, dataFixed) < oldSpace)
@@ -106,7 +120,7 @@ MemoryPlan planMemory(const ProcessMemory &p, const MemoryRequest &r)
     if (p.addressSpaceLimit)
     {
         uint64_t asFixed = asFixedNoCode + codeRange;
-        if (codeRange && leftUnder(p.addressSpaceLimit, asFixed) < kMinOldSpace && leftUnder(p.addressSpaceLimit, asFixedNoCode) >= kMinOldSpace)
+        if (codeRange && leftUnder(p.addressSpaceLimit, asFixed) < minOldSpace && leftUnder(p.addressSpaceLimit, asFixedNoCode) >= minOldSpace)
         {
             // No room for the code range: without the JIT, JavaScript runs in V8's interpreter (slower, still correct).
             plan.jitless = true;
@@ -120,15 +134,15 @@ MemoryPlan planMemory(const ProcessMemory &p, const MemoryRequest &r)
             bindingFixed = asFixed;
         }
     }
-    if (oldSpace < kMinOldSpace)
+    if (oldSpace < minOldSpace)
     {
         // One line with the number it takes.
-        const uint64_t needed = bindingFixed + kMinOldSpace;
+        const uint64_t needed = bindingFixed + minOldSpace;
         plan.shortfall = std::string("the ") + (std::string(binding) == "data" ? "data limit (softlimit -d)" : "address-space limit (softlimit -a)") +
                          " of " + mbText(bindingLimit) + " cannot hold the broker with the plugin: it needs about " + mbText(needed) +
-                         " (" + mbText(bindingFixed) + " besides V8's heap of at least " + std::to_string(kMinOldSpace / MiB) + " MiB); raise it to " +
+                         " (" + mbText(bindingFixed) + " besides V8's heap of at least " + std::to_string(minOldSpace / MiB) + " MiB); raise it to " +
                          std::to_string(((needed + 999999) / 1000000) * 1000000) + " or more";
-        oldSpace = kMinOldSpace;
+        oldSpace = minOldSpace;
     }
     plan.oldSpaceMb = r.oldSpaceGiven ? 0 : static_cast<int>(oldSpace / MiB);
 
@@ -155,8 +169,11 @@ MemoryPlan planMemory(const ProcessMemory &p, const MemoryRequest &r)
       << (r.mallocArenaMax >= 0 ? " (option)" : "") << ", young generation "
       << (plan.semiSpaceMb ? std::to_string(plan.semiSpaceMb) + " MiB semi-spaces" : std::string("from node_args")) << ", old generation "
       << (plan.oldSpaceMb ? std::to_string(plan.oldSpaceMb) + " MiB" : std::string("from node_args"));
-    if (binding && plan.oldSpaceMb)
-        s << " (what the " << binding << " limit leaves)";
+    if (binding && plan.oldSpaceMb && plan.shortfall.empty())
+        s << " (what the " << binding << " limit of " << mbText(bindingLimit) << " leaves beside about " << mbText(bindingFixed)
+          << " for the rest)";
+    else if (!plan.shortfall.empty() && plan.oldSpaceMb)
+        s << " (the least it starts with)";
     s << ", JIT " << (plan.jitless || r.jitlessGiven ? "off" : "on");
     if (plan.jitless)
         s << " (the address space has no room for its " << mbText(kCodeRange64) << " code range)";
