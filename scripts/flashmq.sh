@@ -7,8 +7,8 @@
 #
 # Source, the first that is there: the tree .deps/FlashMQ-<version> (offline: put the release's source tree there);
 # the same tree in this machine's cache ($DFMQ_CACHE, by default ~/.cache/dbus-flashmq-ts); the release archive
-# downloaded from GitHub; the release archive in ../shared/deps/ (for machines that cannot reach GitHub; its own
-# sha256 is checked too). Whatever the source, the tree is checked against a digest of its files before anything is
+# downloaded from GitHub; the release archive in ../shared/deps/ or $DFMQ_SHARED_DEPS (for machines that cannot
+# reach GitHub; its own sha256 is checked too). Whatever the source, the tree is checked against a digest of its files before anything is
 # built (sha256 of the sorted list of `sha256sum` lines of every file).
 # Result: .deps/flashmq/<arch>/flashmq for 1.26.2, .deps/flashmq/<arch>-<version>/flashmq for the others, also kept
 # in the cache, so another clone on this machine (a CI run) takes it from there instead of building again.
@@ -42,7 +42,12 @@ case "$version" in
     *) echo "flashmq.sh: --version is 1.26.2, 1.23.2 or 1.21.1, not '$version'" >&2; exit 2 ;;
 esac
 url="https://github.com/halfgaar/FlashMQ/archive/refs/tags/v$version.tar.gz"
-shared_archive="$here/../shared/deps/FlashMQ-$version.tar.gz"
+# The release archives beside the project (../shared/deps, its place on the development and CI machines), or where
+# DFMQ_SHARED_DEPS says.
+shared_archive=""
+for dir in ${DFMQ_SHARED_DEPS:+"$DFMQ_SHARED_DEPS"} "$here/../shared/deps" /work/shared/deps; do
+    if [ -f "$dir/FlashMQ-$version.tar.gz" ]; then shared_archive="$dir/FlashMQ-$version.tar.gz"; break; fi
+done
 
 say() { printf '[flashmq] %s\n' "$*"; }
 if [ "$version" = "$default_version" ]; then out="$here/.deps/flashmq/$arch"; else out="$here/.deps/flashmq/$arch-$version"; fi
@@ -91,7 +96,7 @@ if [ ! -d "$src" ]; then
         mv "$archive.part" "$archive"
         unpack "$archive"
         rm -f "$archive"
-    elif [ -f "$shared_archive" ]; then
+    elif [ -n "$shared_archive" ]; then
         rm -f "$archive.part"
         actual="$(sha256sum "$shared_archive" | cut -d' ' -f1)"
         [ "$actual" = "$archive_digest" ] ||
@@ -100,7 +105,7 @@ if [ ! -d "$src" ]; then
         unpack "$shared_archive"
     else
         rm -f "$archive.part"
-        echo "flashmq.sh: could not download FlashMQ $version, and there is no $shared_archive. Offline, put its release source tree at $here/.deps/FlashMQ-$version" >&2
+        echo "flashmq.sh: could not download FlashMQ $version, and ../shared/deps has no FlashMQ-$version.tar.gz (DFMQ_SHARED_DEPS names another directory). Offline, put its release source tree at $here/.deps/FlashMQ-$version" >&2
         echo "flashmq.sh: (e.g. git clone https://github.com/halfgaar/FlashMQ && git -C FlashMQ archive --prefix=FlashMQ-$version/ v$version | tar -x -C .deps)" >&2
         exit 1
     fi
