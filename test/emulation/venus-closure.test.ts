@@ -13,18 +13,10 @@ import * as path from 'node:path';
 import { checkClosure } from '../helpers/elf-closure';
 import type { Arch } from '../helpers/emulated';
 import { ARCHS, crossFlashmq, packageArchive } from '../helpers/emulated';
-import { repoRoot } from '../helpers/flashmq';
+import { hasCommand, repoRoot } from '../helpers/flashmq';
 
 const TRIPLETS: Record<Arch, string> = { armhf: 'arm-linux-gnueabihf', arm64: 'aarch64-linux-gnu' };
 
-function hasCommand(command: string): boolean {
-    try {
-        execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
-        return true;
-    } catch {
-        return false;
-    }
-}
 
 for (const arch of ARCHS) {
     const triplet = TRIPLETS[arch];

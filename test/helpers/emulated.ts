@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { flashmqConfig } from '../../ts/demo/flashmq-config';
-import { brokerUser, canConnect, freePort, repoRoot, RunningBroker, sleep } from './flashmq';
+import { brokerUser, canConnect, freePort, hasCommand, repoRoot, RunningBroker, sleep } from './flashmq';
 
 export type Arch = 'armhf' | 'arm64';
 export const ARCHS: readonly Arch[] = ['armhf', 'arm64'];
@@ -38,19 +38,11 @@ export function missingForEmulation(arch: Arch): string[] {
         missing.push(`the ${arch} package (scripts/package.sh --arch ${arch})`);
     if (!crossFlashmq(arch))
         missing.push(`FlashMQ ${EMULATED_FLASHMQ} for ${arch} (scripts/flashmq.sh --arch ${arch} --version ${EMULATED_FLASHMQ})`);
-    if (spawnOk('sh', ['-c', `command -v ${arch === 'armhf' ? 'qemu-arm-static' : 'qemu-aarch64-static'}`]) === false)
+    if (!hasCommand(arch === 'armhf' ? 'qemu-arm-static' : 'qemu-aarch64-static'))
         missing.push('qemu-user-static');
     return missing;
 }
 
-function spawnOk(command: string, args: string[]): boolean {
-    try {
-        execFileSync(command, args, { stdio: 'ignore' });
-        return true;
-    } catch {
-        return false;
-    }
-}
 
 /**
  * The guest root of a target, with the package unpacked into its /data (replacing an earlier one; the archive

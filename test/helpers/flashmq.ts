@@ -124,6 +124,11 @@ export function canConnect(port: number): Promise<boolean> {
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Whether this machine has a command (on PATH). */
+export function hasCommand(command: string): boolean {
+    return spawnSync('sh', ['-c', `command -v '${command}'`], { stdio: 'ignore' }).status === 0;
+}
+
 
 export interface BrokerOptions {
     pluginOptions?: Record<string, string>;

@@ -20,7 +20,7 @@ import { Variant } from 'dbus-next';
 import * as dbus from 'dbus-next';
 
 import { call, closeClient } from './dbus-daemon';
-import { freePort, repoRoot, sleep } from './flashmq';
+import { freePort, hasCommand, repoRoot, sleep } from './flashmq';
 
 export type GxArch = 'armhf' | 'arm64';
 export const GX_ARCHS: readonly GxArch[] = ['armhf', 'arm64'];
@@ -51,14 +51,6 @@ function qemuSystem(arch: GxArch): string {
     return arch === 'armhf' ? 'qemu-system-arm' : 'qemu-system-aarch64';
 }
 
-function hasCommand(command: string): boolean {
-    try {
-        execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
-        return true;
-    } catch {
-        return false;
-    }
-}
 
 /** What booting a device of `arch` needs and this machine lacks, or []. */
 export function missingForGxVm(arch: GxArch): string[] {
