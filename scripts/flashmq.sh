@@ -50,6 +50,8 @@ for dir in ${DFMQ_SHARED_DEPS:+"$DFMQ_SHARED_DEPS"} "$here/../shared/deps" /work
 done
 
 say() { printf '[flashmq] %s\n' "$*"; }
+# shellcheck source=scripts/lib-debian.sh
+. "$here/scripts/lib-debian.sh"   # source_tree_digest; deb_* for cross builds
 if [ "$version" = "$default_version" ]; then out="$here/.deps/flashmq/$arch"; else out="$here/.deps/flashmq/$arch-$version"; fi
 binary="$out/flashmq"
 if [ "$print_only" -eq 1 ]; then
@@ -73,8 +75,6 @@ if [ -x "$cached/flashmq" ] && [ "$(cat "$cached/.built-from" 2>/dev/null)" = "$
     say "$arch: $binary (FlashMQ $version, built before on this machine: $cached)"
     exit 0
 fi
-
-digest_of() { (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1); }
 
 # unpack ARCHIVE: its FlashMQ-<version>/ tree becomes $src.
 unpack() {
@@ -110,7 +110,7 @@ if [ ! -d "$src" ]; then
         exit 1
     fi
 fi
-actual="$(digest_of "$src")"
+actual="$(source_tree_digest "$src")"
 if [ "$actual" != "$tree_digest" ]; then
     echo "flashmq.sh: the source tree $src is not FlashMQ $version's release (file digest $actual, expected $tree_digest); remove it to fetch it again" >&2
     exit 1
@@ -121,8 +121,6 @@ cmake_args=(-DCMAKE_BUILD_TYPE=Release)
 case "$arch" in
     host) ;;
     armhf|arm64)
-        # shellcheck source=scripts/lib-debian.sh
-        . "$here/scripts/lib-debian.sh"
         triplet="$(deb_triplet "$arch")"
         deb_ensure_tool "$triplet-g++" "g++-$triplet"
         sysroot="$here/.deps/$arch/root"

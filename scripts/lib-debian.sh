@@ -1,8 +1,8 @@
 # shellcheck shell=bash
-# Sourced (not run) by scripts/sysroot.sh, scripts/guest-root.sh, scripts/cross.sh, scripts/package.sh and
-# scripts/check-sdk-build.sh: Debian multiarch helpers to
-# fetch a foreign architecture's packages with `apt-get download` and unpack them (dpkg -x) into a directory,
-# without installing anything of that architecture on this machine.
+# Sourced (not run) by the build scripts (sysroot.sh, guest-root.sh, cross.sh, package.sh, check-sdk-build.sh,
+# flashmq.sh, xcrypt.sh, gx-vm.sh): Debian multiarch helpers to fetch a foreign architecture's packages with
+# `apt-get download` and unpack them (dpkg -x) into a directory, without installing anything of that architecture on
+# this machine; and the digest a release's source tree is checked against.
 # The caller sets `set -euo pipefail` and defines say().
 
 # as_root CMD...: runs CMD as root (directly, or through sudo).
@@ -89,4 +89,10 @@ deb_unpack() {
         target="$(readlink "$link")"
         ln -sfn "$(realpath -m --relative-to="$(dirname "$link")" "$root$target")" "$link"
     done
+}
+
+# source_tree_digest DIR: the digest a release's source tree is checked against (scripts/flashmq.sh, scripts/xcrypt.sh):
+# the sha256 of the sorted list of `sha256sum` lines of every file in it.
+source_tree_digest() {
+    (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
 }

@@ -102,8 +102,6 @@ if [ "${#missing[@]}" -gt 0 ]; then
     fi
 fi
 
-digest_of() { (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1); }
-
 src="$here/.deps/libxcrypt-$version"
 [ -d "$src" ] || src="$cache/libxcrypt-$version"
 if [ ! -d "$src" ]; then
@@ -125,7 +123,7 @@ if [ ! -d "$src" ]; then
     mv "$unpack/libxcrypt-$version" "$src"
     rm -rf "$unpack"
 fi
-actual="$(digest_of "$src")"
+actual="$(source_tree_digest "$src")"
 if [ "$actual" != "$tree_digest" ]; then
     echo "xcrypt.sh: the source tree $src is not libxcrypt $version's (file digest $actual, expected $tree_digest); remove it to fetch it again" >&2
     exit 1
