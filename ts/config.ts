@@ -37,6 +37,8 @@ export interface Settings {
     allReadItemsPerSecond: number;
     /** A line of figures (memory, handles, the plugin's structures) this often; 0: never. */
     statsIntervalS: number;
+    /** Where the plugin says how it is (ts/util/status.ts); '': nowhere. The C++ shim writes it too. */
+    statusFile: string;
 }
 
 export const defaultSettings: Readonly<Settings> = {
@@ -56,6 +58,7 @@ export const defaultSettings: Readonly<Settings> = {
     readItemsPerSecond: 5000,
     allReadItemsPerSecond: 20_000,
     statsIntervalS: 0,
+    statusFile: '/run/dbus-flashmq-ts/status',
 };
 
 /** Options the C++ shim reads itself (native/plugin.cc); known here so they are not reported as unknown. */
@@ -127,7 +130,36 @@ const spec: Spec = {
     readItemsPerSecond: { option: 'read_items_per_second', parse: integer(100, 100_000_000) },
     allReadItemsPerSecond: { option: 'all_read_items_per_second', parse: integer(100, 100_000_000) },
     statsIntervalS: { option: 'stats_interval_s', parse: integer(0, 86_400) },
+    statusFile: { option: 'status_file', parse: text },
 };
+
+/**
+ * Options a reload (SIGHUP) cannot apply: they shape what is built at start (the topics of the portal id, the bus
+ * connection, the GUI apps' watcher, the registration with VRM, the publisher's buffers) or the runtime itself
+ * (the shim reads those once, before Node starts). A changed one takes effect when FlashMQ restarts.
+ */
+export const restartOnlyOptions: ReadonlySet<string> = new Set([
+    'portal_id', 'unique_id_file', 'dbus_address', 'apps_dir', 'skip_broker_registration', 'full_publish_chunk_bytes',
+    'entry', 'node_args', 'node_platform_threads', 'malloc_arena_max', 'threadpool_size', 'thread_stack_kb', 'ready_timeout_ms',
+]);
+
+export interface ReloadPlan {
+    /** Options whose value changed and that the reload applies now. */
+    applied: string[];
+    /** Options whose value changed but that take effect only when FlashMQ restarts. */
+    afterRestart: string[];
+}
+
+/** What a reload changes, from the options before and after (an option given, changed or gone counts). */
+export function reloadPlan(before: Readonly<Record<string, string>>, after: Readonly<Record<string, string>>): ReloadPlan {
+    const plan: ReloadPlan = { applied: [], afterRestart: [] };
+    for (const name of [...new Set([...Object.keys(before), ...Object.keys(after)])].sort()) {
+        if (before[name] === after[name])
+            continue;
+        (restartOnlyOptions.has(name) ? plan.afterRestart : plan.applied).push(name);
+    }
+    return plan;
+}
 
 export interface ParsedOptions {
     settings: Settings;

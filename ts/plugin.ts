@@ -2,7 +2,7 @@
 
 import * as v8 from 'node:v8';
 
-import { parseOptions } from './config';
+import { parseOptions, reloadPlan } from './config';
 import type { Settings } from './config';
 import { DbusBridge, defaultBridgeOptions } from './dbus/bridge';
 import { systemBusAddress } from './dbus/connection';
@@ -15,8 +15,10 @@ import { readPortalId } from './portal-id';
 import { Security } from './security/security';
 import { MemoryTrim } from './util/memory-trim';
 import { StatsReporter } from './util/stats';
+import { stateOf, StatusFile } from './util/status';
 import type { Timers } from './util/timers';
 import { realTimers } from './util/timers';
+import { packageVersion } from './version';
 
 export interface RunningPlugin {
     readonly broker: Broker;
@@ -27,7 +29,8 @@ export interface RunningPlugin {
 }
 
 export function startPlugin(binding: FlashmqBinding, timers: Timers = realTimers): RunningPlugin {
-    let parsed = parseOptions(binding.options());
+    let options = binding.options();
+    let parsed = parseOptions(options);
     const log = new Logger(brokerLogSink(binding), 'dbus-flashmq', () => parsed.settings.debug);
     const broker = new Broker(binding, log.child('broker'), timers, { loginTimeoutMs: parsed.settings.loginTimeoutMs });
     for (const problem of parsed.problems)
@@ -49,10 +52,21 @@ export function startPlugin(binding: FlashmqBinding, timers: Timers = realTimers
         registration: !settings.skipBrokerRegistration,
     }, broker, bridge, timers, log.child('security'));
 
-    broker.setForwardFilters({ publish: api.forwardFilters(), alterPublish: api.alterFilters() });
+    // The broker's count of its clients, which it publishes every 10 s, for the status file.
+    const CLIENTS_TOPIC = '$SYS/broker/clients/total';
+    let clients: number | null = null;
+    broker.setForwardFilters({ publish: [...api.forwardFilters(), CLIENTS_TOPIC], alterPublish: api.alterFilters() });
     broker.setHandlers({
         login: (request) => security.decideLogin(request),
         publish(message) {
+            if (message.topic === CLIENTS_TOPIC && message.clientId === '') {
+                const n = Number(message.payload.toString('latin1'));
+                if (Number.isSafeInteger(n) && n >= 0 && n !== clients) {
+                    clients = n;
+                    status.refresh();
+                }
+                return true;
+            }
             const verdict = security.checkPublish(message);
             if (!verdict.allow)
                 return false;
@@ -60,20 +74,27 @@ export function startPlugin(binding: FlashmqBinding, timers: Timers = realTimers
         },
         alterPublish: (_clientId, _topic, _qos, retain) => (retain ? { retain: false } : undefined),
         clientDisconnected: (clientId) => security.onClientDisconnected(clientId),
-        reload(options) {
-            const before = parsed.settings;
-            parsed = parseOptions(options);
+        reload(next) {
+            const plan = reloadPlan(options, next);
+            options = next;
+            parsed = parseOptions(next);
             for (const problem of parsed.problems)
                 log.warning(problem);
-            if (parsed.settings.dbusAddress !== before.dbusAddress)
-                log.warning('plugin_opt_dbus_address changed; it takes effect when the broker restarts');
-            security.setLocalNetworks(parsed.settings.localNetworks);
-            stats.start(parsed.settings.statsIntervalS * 1000);
-            log.notice('configuration reloaded');
+            const now = parsed.settings;
+            broker.setLoginTimeout(now.loginTimeoutMs);
+            bridge.setCallTimeout(now.dbusCallTimeoutMs);
+            api.reconfigure({ keepaliveTimeoutMs: now.keepaliveTimeoutMs, readItemsPerSecond: now.readItemsPerSecond, allReadItemsPerSecond: now.allReadItemsPerSecond });
+            security.setLocalNetworks(now.localNetworks);
+            security.setCredentialFiles(now.tokensFile, now.passwordFile);
+            stats.start(now.statsIntervalS * 1000);
+            status.setPath(now.statusFile);
+            log.notice(`configuration reloaded: ${plan.applied.length > 0 ? `applied ${plan.applied.map((o) => `plugin_opt_${o}`).join(', ')}` : 'no option changed'}`
+                + (plan.afterRestart.length > 0 ? `; ${plan.afterRestart.map((o) => `plugin_opt_${o}`).join(', ')} take${plan.afterRestart.length === 1 ? 's' : ''} effect when FlashMQ restarts` : ''));
         },
         async shutdown() {
             memoryTrim.stop();
             stats.stop();
+            status.stop();
             log.notice('stopping');
             api.stop();
             await security.stop();
@@ -82,7 +103,10 @@ export function startPlugin(binding: FlashmqBinding, timers: Timers = realTimers
     });
 
     const caps = broker.capabilities;
-    log.notice(`started (plugin API ${caps.pluginVersion}, Node ${process.versions.node}); portal id '${portalId}', D-Bus at '${address}'`);
+    const version = packageVersion();
+    log.notice(`dbus-flashmq-ts ${version} started (Node ${process.versions.node}, plugin API ${caps.pluginVersion}, FlashMQ `
+        + `${caps.deferredReadiness ? '1.26 or newer: listeners held until ready' : 'before 1.26: listeners open before ready'}); `
+        + `portal id '${portalId}', D-Bus at '${address}', status in '${settings.statusFile || 'nowhere'}'`);
     api.publisher.announce();
     bridge.start();
     const started = timers.now();
@@ -101,12 +125,29 @@ export function startPlugin(binding: FlashmqBinding, timers: Timers = realTimers
         reduce: () => broker.reduceMemory(),
         log: (line) => log.info(line),
     }, timers);
+    let discovered = false;
+    const status = new StatusFile({ path: settings.statusFile, refreshMs: 10_000 }, () => {
+        const memory = process.memoryUsage();
+        const mb = (bytes: number): number => Math.round(bytes / 1e5) / 10;
+        return {
+            pid: process.pid, version, node: process.versions.node, pluginApi: caps.pluginVersion, holdsListeners: caps.deferredReadiness,
+            dbus: { connected: bridge.connected, services: bridge.cache.size, items: bridge.cache.itemCount() },
+            clients,
+            memory: { rssMb: mb(memory.rss), heapUsedMb: mb(memory.heapUsed), heapTotalMb: mb(memory.heapTotal) },
+        };
+    }, () => stateOf(discovered, bridge.connected), timers, (line) => log.warning(line));
+    status.start();
     void bridge.whenDiscovered().then(() => {
         const s = bridge.stats();
         log.notice(`D-Bus discovery done in ${Math.round(timers.now() - started)} ms: ${s.services} services, ${s.items} items; ready`);
+        discovered = true;
+        status.check();
         broker.ready();
     });
     // Give back what start-up, or the scans after a reconnection, took once the first clients are served.
-    bridge.onDiscovered((first) => memoryTrim.after(first ? 'start-up' : 'rediscovery'));
+    bridge.onDiscovered((first) => {
+        memoryTrim.after(first ? 'start-up' : 'rediscovery');
+        status.check();
+    });
     return { broker, bridge, api, log, settings: () => parsed.settings };
 }

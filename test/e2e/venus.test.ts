@@ -15,7 +15,7 @@ import type { VeValue } from '../../ts/dbus/values';
 import { isBlocked, itemPayload } from '../../ts/mqtt/payloads';
 import { conformanceDifferences, fullPublish as fullPublishOf } from '../helpers/conformance';
 import { call, closeClient, connectClient } from '../helpers/dbus-daemon';
-import { brokerUser, describeWithBroker, sleep } from '../helpers/flashmq';
+import { brokerUser, describeWithBroker, repoRoot, sleep } from '../helpers/flashmq';
 import { closeAll, connect, Inbox } from '../helpers/mqtt';
 import type { SimulatedGx } from '../helpers/venus';
 import { PORTAL_ID, recordingsDir, startGx } from '../helpers/venus';
@@ -269,6 +269,29 @@ describeWithBroker('the plugin end to end on a simulated GX device', function ()
             assert.deepEqual(writes.map((w) => w.value), table.map(([, , v]) => v));
         });
 
+        it('says how it is in its status file: ready, its version, the bus, the clients, its memory', async () => {
+            const version = (JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
+            // The broker says how many clients it has every 10 s; the file is refreshed every 10 s.
+            const deadline = Date.now() + 25_000;
+            let status = gx.broker.status();
+            while (!(status && (status.dbus as { services: number }).services >= 19 && typeof status.clients === 'number') && Date.now() < deadline) {
+                await sleep(250);
+                status = gx.broker.status();
+            }
+            assert.ok(status, 'a status file');
+            assert.equal(status.state, 'ready');
+            assert.equal(status.pid, gx.broker.proc.pid);
+            assert.equal(status.version, version);
+            assert.match(String(status.node), /^18\./);
+            const dbus = status.dbus as { connected: boolean; services: number; items: number };
+            assert.equal(dbus.connected, true);
+            assert.ok(dbus.items > 3000, JSON.stringify(dbus));
+            assert.ok((status.clients as number) >= 1);
+            assert.ok((status.memory as { rssMb: number }).rssMb > 10);
+            assert.ok(Math.abs((status.updated as number) - Date.now() / 1000) < 30);
+            assert.match(gx.broker.log(), /dbus-flashmq: dbus-flashmq-ts \S+ started \(Node 18\.\d+\.\d+, plugin API 4, FlashMQ /);
+        });
+
         it('runs in a broker of an unprivileged user, as Venus OS v3.70 and later run it', function () {
             if (!brokerUser)
                 this.skip(); // the tests do not run as root, or that user cannot reach the checkout (said at start)
@@ -376,6 +399,42 @@ describeWithBroker('the plugin end to end on a simulated GX device', function ()
             await execFileAsync('mosquitto_pub', ['-p', String(gx.port), '-t', `W/${PORTAL_ID}/vebus/257/Hub4/L1/AcPowerSetpoint`, '-m', '{"value": -200}']);
             await sleep(300);
             assert.deepEqual(gx.sim.writes.slice(before).map((w) => [w.signature, w.value]), [['i', -200]]);
+        });
+    });
+
+    describe('a reload (SIGHUP)', () => {
+        let gx: SimulatedGx | undefined;
+
+        after(async () => {
+            await gx?.stop();
+        });
+
+        it('applies what can change while running, and says which options take effect when FlashMQ restarts', async () => {
+            gx = await startGx({ recording: 'bct', pluginOptions: { keepalive_timeout_ms: '60000' } });
+            const client = await connect(gx.port);
+            try {
+                const inbox = await Inbox.subscribe(client, `${N}/heartbeat`);
+                const config = path.join(gx.broker.dir, 'flashmq.conf');
+                fs.writeFileSync(config, fs.readFileSync(config, 'utf8')
+                    .replace('plugin_opt_keepalive_timeout_ms "60000"', 'plugin_opt_keepalive_timeout_ms "1500"')
+                    .replace(`plugin_opt_portal_id "${PORTAL_ID}"`, 'plugin_opt_portal_id "other0portal"')
+                    .replace('plugin_opt_status_file', 'plugin_opt_read_items_per_second "1000"\nplugin_opt_status_file'));
+                const from = gx.broker.log().length;
+                await gx.broker.reload();
+                await gx.broker.waitForLog(/dbus-flashmq: configuration reloaded: applied plugin_opt_keepalive_timeout_ms, plugin_opt_read_items_per_second; plugin_opt_portal_id takes effect when FlashMQ restarts/, 5000, from);
+                // Alive for 1.5 s now: the keep-alive's first heartbeat, and none 3 s later.
+                await client.publishAsync(`R/${PORTAL_ID}/keepalive`, '{"keepalive-options":["suppress-republish"]}');
+                await inbox.waitFor(`${N}/heartbeat`, 3000);
+                await sleep(3500);
+                assert.equal(inbox.on(`${N}/heartbeat`).length, 1);
+                // The portal id stays what the broker started with.
+                inbox.clear();
+                await client.publishAsync(`R/${PORTAL_ID}/system/0/Serial`, '');
+                await inbox.collect(`${N}/heartbeat`, 200);
+                assert.ok(gx.broker.running);
+            } finally {
+                await closeAll(client);
+            }
         });
     });
 });

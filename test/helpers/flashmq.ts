@@ -181,6 +181,15 @@ export class RunningBroker {
         return this.output;
     }
 
+    /** The plugin's status file (plugin_opt_status_file, beside the log unless a test chose another), parsed. */
+    status(): Record<string, unknown> | undefined {
+        try {
+            return JSON.parse(fs.readFileSync(path.join(this.dir, 'status'), 'utf8')) as Record<string, unknown>;
+        } catch {
+            return undefined;
+        }
+    }
+
     log(): string {
         try {
             return fs.readFileSync(this.logFile, 'utf8');
@@ -237,6 +246,9 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
     const entry = options.entry === undefined ? probeEntry : options.entry;
     if (entry !== null && pluginOptions.entry === undefined)
         pluginOptions.entry = entry;
+    // The plugin's status (ts/util/status.ts) goes beside the log, not into this machine's /run.
+    if (plugin !== null && path.basename(plugin) === 'libdbus-flashmq-ts.so' && pluginOptions.status_file === undefined)
+        pluginOptions.status_file = path.join(dir, 'status');
     const text = flashmqConfig({
         port, logFile, plugin, pluginOptions, logLevel: options.logLevel ?? 'debug', threadCount: options.threadCount ?? 1,
         allowAnonymous: options.allowAnonymous !== false, extra: options.extraConfig ? [options.extraConfig] : [],

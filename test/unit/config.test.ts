@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 
-import { defaultSettings, parseOptions } from '../../ts/config';
+import { defaultSettings, parseOptions, reloadPlan } from '../../ts/config';
 
 describe('plugin options', () => {
     it('gives the defaults for no options', () => {
@@ -31,6 +31,31 @@ describe('plugin options', () => {
             problems.forEach((re, i) => assert.match(parsed.problems[i]!, re));
         });
     }
+
+    it('reads the status file\'s path, empty for none', () => {
+        assert.equal(defaultSettings.statusFile, '/run/dbus-flashmq-ts/status');
+        assert.equal(parseOptions({ status_file: '' }).settings.statusFile, '');
+        assert.equal(parseOptions({ status_file: ' /tmp/s ' }).settings.statusFile, '/tmp/s');
+    });
+
+    describe('what a reload applies', () => {
+        const table: Array<[string, Record<string, string>, Record<string, string>, string[], string[]]> = [
+            ['nothing changed', { debug: 'true' }, { debug: 'true' }, [], []],
+            ['an option given', {}, { debug: 'true' }, ['debug'], []],
+            ['an option gone', { stats_interval_s: '5' }, {}, ['stats_interval_s'], []],
+            ['run-time options', { login_timeout_ms: '1000', local_networks: '10.0.0.0/8' },
+                { login_timeout_ms: '2000', local_networks: '10.0.0.0/16', read_items_per_second: '100', keepalive_timeout_ms: '5000',
+                    tokens_file: '/t', password_file: '/p', dbus_call_timeout_ms: '500', status_file: '', shutdown_timeout_ms: '100' },
+                ['dbus_call_timeout_ms', 'keepalive_timeout_ms', 'local_networks', 'login_timeout_ms', 'password_file', 'read_items_per_second',
+                    'shutdown_timeout_ms', 'status_file', 'tokens_file'], []],
+            ['options of the start', { portal_id: 'a' }, { portal_id: 'b', dbus_address: 'unix:path=/x', node_args: '--jitless', apps_dir: '/a' },
+                [], ['apps_dir', 'dbus_address', 'node_args', 'portal_id']],
+            ['both', { debug: 'false' }, { debug: 'true', threadpool_size: '3' }, ['debug'], ['threadpool_size']],
+        ];
+        for (const [what, before, after, applied, afterRestart] of table) {
+            it(what, () => assert.deepEqual(reloadPlan(before, after), { applied, afterRestart }));
+        }
+    });
 
     it('accepts extra option names it is told about', () => {
         assert.deepEqual(parseOptions({ probe_x: '1' }, new Set(['probe_x'])).problems, []);

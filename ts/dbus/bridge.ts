@@ -101,7 +101,7 @@ export class DbusBridge {
     private readonly connector: Connector;
 
     constructor(
-        private readonly options: DbusBridgeOptions,
+        private options: DbusBridgeOptions,
         private readonly log: Logger,
         private readonly timers: Timers,
         connector?: Connector,
@@ -139,6 +139,11 @@ export class DbusBridge {
     onDiscovered(listener: (first: boolean) => void): () => void {
         this.discoveredListeners.add(listener);
         return () => this.discoveredListeners.delete(listener);
+    }
+
+    /** A reload's call timeout: for the calls made from now on. */
+    setCallTimeout(ms: number): void {
+        this.options = { ...this.options, callTimeoutMs: ms };
     }
 
     get connected(): boolean {

@@ -62,11 +62,20 @@ export class KeepAlive {
     private readonly aliveListeners = new Set<(alive: boolean) => void>();
     readonly stats = { keepAlives: 0, republishes: 0, completions: 0 };
 
+    private readonly limits: KeepAliveLimits;
+
     constructor(
         private readonly host: KeepAliveHost,
         private readonly timers: Timers,
-        private readonly limits: KeepAliveLimits = defaultKeepAliveLimits,
-    ) {}
+        limits: KeepAliveLimits = defaultKeepAliveLimits,
+    ) {
+        this.limits = { ...limits };
+    }
+
+    /** A reload's keep-alive time: for the keep-alives that come from now on. */
+    setAliveMs(ms: number): void {
+        this.limits.aliveMs = ms;
+    }
 
     get alive(): boolean {
         return this.isAlive;

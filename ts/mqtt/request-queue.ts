@@ -74,7 +74,7 @@ export class RequestQueue {
     private readonly queues = new Map<string, Task[]>();
     /** Clients that spent part of their budget; one that has refilled completely is forgotten. */
     private readonly budgets = new Map<string, Budget>();
-    private readonly common: Budget;
+    private common: Budget;
     private wakeUp: TimerHandle | undefined;
     private wakeUpAt = 0;
     private readonly limits: RequestQueueLimits;
@@ -83,6 +83,17 @@ export class RequestQueue {
     constructor(limits: Partial<RequestQueueLimits> = {}, private readonly timers: Timers = realTimers) {
         this.limits = { ...defaultRequestQueueLimits, ...limits };
         this.common = new Budget(timers, this.limits.totalItemsPerSecond, this.limits.totalItemsBurst);
+    }
+
+    /**
+     * A reload's item budgets: every budget starts again, full, at the new rates (waiting reads are served as the
+     * new budgets allow).
+     */
+    setItemBudgets(limits: Partial<Pick<RequestQueueLimits, 'itemsPerSecond' | 'itemsBurst' | 'totalItemsPerSecond' | 'totalItemsBurst'>>): void {
+        Object.assign(this.limits, limits);
+        this.common = new Budget(this.timers, this.limits.totalItemsPerSecond, this.limits.totalItemsBurst);
+        this.budgets.clear();
+        this.next();
     }
 
     /** Runs `task` now or later; false when it is refused because the queues are full. */

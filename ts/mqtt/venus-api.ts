@@ -9,7 +9,7 @@ import type { Timers } from '../util/timers';
 import { GuiCustomizations } from './gui-customizations';
 import { VenusPublisher } from './publisher';
 import type { RequestQueueLimits } from './request-queue';
-import { RequestQueue } from './request-queue';
+import { defaultRequestQueueLimits, RequestQueue } from './request-queue';
 import { RequestHandler } from './requests';
 
 export interface VenusApiOptions {
@@ -95,14 +95,27 @@ export class VenusApi {
         return { ...this.keepAlive.sizes(), ...this.requests.sizes() };
     }
 
+    /** A reload's options that can change while running: the keep-alive time and the read budgets. */
+    reconfigure(options: Pick<VenusApiOptions, 'keepaliveTimeoutMs' | 'readItemsPerSecond' | 'allReadItemsPerSecond'>): void {
+        if (options.keepaliveTimeoutMs !== undefined)
+            this.keepAlive.setAliveMs(options.keepaliveTimeoutMs);
+        this.requests.queue.setItemBudgets({ ...defaultItemBudgets(), ...readBudget(options) });
+    }
+
     stop(): void {
         this.keepAlive.stop();
         this.requests.queue.clear();
     }
 }
 
+/** The queue's own item budgets. */
+function defaultItemBudgets(): Partial<RequestQueueLimits> {
+    const { itemsPerSecond, itemsBurst, totalItemsPerSecond, totalItemsBurst } = defaultRequestQueueLimits;
+    return { itemsPerSecond, itemsBurst, totalItemsPerSecond, totalItemsBurst };
+}
+
 /** The request queue's item budgets from the options (the queue's defaults where none is given). */
-function readBudget(options: VenusApiOptions): Partial<RequestQueueLimits> {
+function readBudget(options: Pick<VenusApiOptions, 'readItemsPerSecond' | 'allReadItemsPerSecond'>): Partial<RequestQueueLimits> {
     const limits: Partial<RequestQueueLimits> = {};
     if (options.readItemsPerSecond !== undefined) {
         limits.itemsPerSecond = options.readItemsPerSecond;

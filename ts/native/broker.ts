@@ -71,6 +71,11 @@ export class Broker {
         private readonly options: BrokerOptions,
     ) {}
 
+    /** A reload's new login timeout: for the logins that start from now on. */
+    setLoginTimeout(ms: number): void {
+        this.options.loginTimeoutMs = ms;
+    }
+
     get capabilities(): Capabilities {
         return this.binding.capabilities();
     }

@@ -24,6 +24,11 @@ class Reused<T> {
 
     constructor(private readonly timers: Timers, private readonly read: () => Promise<T>) {}
 
+    /** The next get() reads again. */
+    forget(): void {
+        this.last = undefined;
+    }
+
     get(): Promise<T> {
         const now = this.timers.now();
         if (this.last && now - this.last.at < REUSE_MS)
@@ -39,13 +44,26 @@ export class Credentials {
     private lastTokenProblem = '';
 
     constructor(
-        private readonly tokensFile: string,
-        private readonly passwordFile: string,
+        private tokensFile: string,
+        private passwordFile: string,
         timers: Timers,
         private readonly log: Logger,
     ) {
         this.tokens = new Reused(timers, () => this.readTokens());
         this.password = new Reused(timers, () => this.readPassword());
+    }
+
+    /** A reload's files: read at the next login. */
+    setFiles(tokensFile: string, passwordFile: string): void {
+        if (tokensFile !== this.tokensFile) {
+            this.tokensFile = tokensFile;
+            this.lastTokenProblem = '';
+            this.tokens.forget();
+        }
+        if (passwordFile !== this.passwordFile) {
+            this.passwordFile = passwordFile;
+            this.password.forget();
+        }
     }
 
     private async readSmall(file: string): Promise<Buffer | undefined> {

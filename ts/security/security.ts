@@ -32,6 +32,7 @@ export class Security {
     private networks: Network[];
     private readonly logged = new Map<string, number>();
     private readonly limiter: LoginRateLimiter;
+    private readonly credentials: Credentials;
 
     constructor(
         private readonly options: SecurityOptions,
@@ -43,6 +44,7 @@ export class Security {
     ) {
         this.networks = options.localNetworks;
         const credentials = new Credentials(options.tokensFile, options.passwordFile, timers, log.child('credentials'));
+        this.credentials = credentials;
         this.limiter = new LoginRateLimiter(() => timers.now());
         this.login = new LoginPolicy({
             credentials,
@@ -81,6 +83,11 @@ export class Security {
 
     setLocalNetworks(networks: Network[]): void {
         this.networks = networks;
+    }
+
+    /** A reload's credential files (tokens, the security-profile password): read at the next login. */
+    setCredentialFiles(tokensFile: string, passwordFile: string): void {
+        this.credentials.setFiles(tokensFile, passwordFile);
     }
 
     private onCacheEvent(event: CacheEvent): void {
