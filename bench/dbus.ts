@@ -2,25 +2,36 @@
 // dbus-daemon, the bridge in this one, so the CPU figures are the bridge's alone.
 //
 //   npm run bench:dbus [-- --services 100 --paths 500 --churn 2000 --seconds 10 --rounds 3]
+//   npm run bench:dbus -- --big-only [--big-replies 16 --big-mb 4]
 //
-// Prints the time to discover and scan services × paths items, and the bridge's CPU time per 1,000 item changes at
-// a given churn rate.
+// Prints the memory outside V8's heap while big GetItems replies arrive at once (first, so that the process's peak
+// RSS is theirs), the time to discover and scan services × paths items, and the bridge's CPU time per 1,000 item
+// changes at a given churn rate.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
+
+import { Variant } from 'dbus-next';
 
 import { DbusBridge, defaultBridgeOptions } from '../ts/dbus/bridge';
 import { nativeConnector } from '../ts/dbus/wire/client';
 import { Logger } from '../ts/log';
 import { realTimers } from '../ts/util/timers';
 import { startDbusDaemon } from '../test/helpers/dbus-daemon';
-import { numberOption } from './args';
+import { parseSingleType } from '../ts/dbus/signature';
+import { Simulator } from '../ts/sim';
+import { flag, numberOption, option } from './args';
 
 const SERVICES = numberOption('services', 100);
 const PATHS = numberOption('paths', 500);
 const CHURN = numberOption('churn', 2000);
 const SECONDS = numberOption('seconds', 10);
 const ROUNDS = numberOption('rounds', 3);
+const BIG_REPLIES = numberOption('big-replies', 16);
+const BIG_MB = numberOption('big-mb', 4);
+const BIG_SERVICE = 'com.victronenergy.bench.big';
 const cli = path.resolve(__dirname, '../ts/sim/cli.js');
 const quiet = new Logger({ write: () => undefined }, 'bench');
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -53,10 +64,82 @@ async function stopSimulator(child: ChildProcess): Promise<void> {
     await exited;
 }
 
+/** The child process's part for the big replies: a service whose GetItems reply is about `mb` MB (64 items of a
+ *  string each, empty texts), on the bus at `address`; says 'ready' on stdout. */
+async function serveBig(address: string, mb: number): Promise<void> {
+    const value = 'x'.repeat(Math.round((mb * 1e6) / 64));
+    const sim = await Simulator.start({ busAddress: address, speed: 0 });
+    await sim.addService({ name: BIG_SERVICE, items: Array.from({ length: 64 }, (_, i) => ({ path: `/Big/${i}`, value: new Variant('s', value), text: '' })) });
+    process.stdout.write('ready\n');
+    process.on('SIGTERM', () => void sim.stop().then(() => process.exit(0)));
+}
+
+const MB = (bytes: number): string => (bytes / 1e6).toFixed(1);
+
+/** `count` GetItems calls at once to the big service; each reply is walked (skipped through) when its caller
+ *  resumes, then dropped, as a scan does with the reply it parsed. */
+async function bigReplies(address: string): Promise<void> {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const child = spawn(process.execPath, [__filename, '--serve-big', address, String(BIG_MB)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+        await new Promise<void>((resolve, reject) => {
+            child.stdout.on('data', (d: Buffer) => { if (d.toString().includes('ready')) resolve(); });
+            child.on('exit', () => reject(new Error('the big service ended')));
+        });
+        const conn = await nativeConnector()(address, 5000);
+        const type = parseSingleType('a{sa{sv}}');
+        const request = { destination: BIG_SERVICE, path: '/', interface: 'com.victronenergy.BusItem', member: 'GetItems' };
+        // One call first, not measured: code paths warm up, and the service has its reply cached.
+        const first = await conn.call(request, 60_000);
+        const bytes = first.reader().end - first.reader().pos;
+        gc();
+        gc();
+        const base = process.memoryUsage();
+        const rssBefore = process.resourceUsage().maxRSS * 1024;
+        const peak = { external: base.external, arrayBuffers: base.arrayBuffers, rss: base.rss };
+        const sample = (): void => {
+            const m = process.memoryUsage();
+            peak.external = Math.max(peak.external, m.external);
+            peak.arrayBuffers = Math.max(peak.arrayBuffers, m.arrayBuffers);
+            peak.rss = Math.max(peak.rss, m.rss);
+        };
+        const sampler = setInterval(sample, 1);
+        const t0 = performance.now();
+        await Promise.all(Array.from({ length: BIG_REPLIES }, () => conn.call(request, 60_000).then((reply) => {
+            sample();
+            reply.reader().skip(type);
+        })));
+        const ms = performance.now() - t0;
+        clearInterval(sampler);
+        sample();
+        const after = process.memoryUsage();
+        gc();
+        await sleep(100); // backing stores are freed on another thread
+        gc();
+        const collected = process.memoryUsage();
+        const maxRss = process.resourceUsage().maxRSS * 1024;
+        conn.close();
+        console.log(`\n## Memory while ${BIG_REPLIES} GetItems replies of ${MB(bytes)} MB arrive at once (MB = 1,000,000 bytes)`);
+        console.log('| time (ms) | external: before / peak / after / after a GC | arrayBuffers: before / peak / after / after a GC | RSS: before / peak sampled / process peak |');
+        console.log('|---|---|---|---|');
+        console.log(`| ${ms.toFixed(0)} | ${MB(base.external)} / ${MB(peak.external)} / ${MB(after.external)} / ${MB(collected.external)} | `
+            + `${MB(base.arrayBuffers)} / ${MB(peak.arrayBuffers)} / ${MB(after.arrayBuffers)} / ${MB(collected.arrayBuffers)} | `
+            + `${MB(base.rss)} / ${MB(peak.rss)} / ${MB(Math.max(maxRss, rssBefore))} |`);
+    } finally {
+        const exited = new Promise((resolve) => child.on('exit', resolve));
+        child.kill('SIGTERM');
+        await exited;
+    }
+}
+
 async function main(): Promise<void> {
     const daemon = await startDbusDaemon();
     console.log(`# D-Bus side benchmark, ${new Date().toISOString()}`);
     try {
+        await bigReplies(daemon.address);
+        if (flag('big-only'))
+            return;
         console.log(`\n## Discovery and scan of ${SERVICES} services × ${PATHS} paths (${SERVICES * PATHS} items)`);
         console.log(`| rounds | items in the cache | time to discover and scan, median (ms) | bridge CPU, median (ms) |`);
         console.log('|---|---|---|---|');
@@ -106,7 +189,8 @@ async function main(): Promise<void> {
     }
 }
 
-main().catch((err: unknown) => {
+const serving = option('serve-big');
+(serving !== undefined ? serveBig(serving, Number(process.argv[process.argv.indexOf('--serve-big') + 2])) : main()).catch((err: unknown) => {
     console.error(err);
     process.exitCode = 1;
 });

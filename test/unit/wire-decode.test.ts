@@ -138,6 +138,81 @@ describe('D-Bus wire decoding', () => {
         }
     });
 
+    describe('messages that span reads', () => {
+        const READ = 64 * 1024;
+        const signal = (serial: number, body: Buffer): Buffer => encodeMessage({
+            kind: MessageKind.Signal, serial, path: '/Big', iface: 'com.victronenergy.BusItem', member: 'ItemsChanged', signature: 'ay', body: encodeBody('ay', [body]),
+        });
+        const filled = (bytes: number, seed: number): Buffer => {
+            const b = Buffer.allocUnsafe(bytes);
+            for (let i = 0; i < bytes; i++)
+                b[i] = (i * 31 + seed) & 0xff;
+            return b;
+        };
+        // Small ones around a 3 MB one and one just larger than the read buffer.
+        const messages = [signal(1, filled(10, 1)), signal(2, filled(3_000_000, 2)), signal(3, filled(100, 3)), signal(4, filled(READ + 5000, 4)), signal(5, filled(7, 5))];
+        const large = messages.filter((m) => m.length > READ);
+        const all = Buffer.concat(messages);
+
+        // chunk size (what one read brings at most), whether reads go where readTarget() says (as the socket does)
+        const table: Array<[number, boolean]> = [[1000, true], [1000, false], [4093, true], [READ, true], [READ, false], [17, true]];
+        for (const [chunk, direct] of table) {
+            it(`holds each once, in reads of ${chunk} bytes ${direct ? 'into where readTarget() says' : 'into one reused buffer'}`, () => {
+                const readBuffer = Buffer.alloc(READ);
+                const allocations: Buffer[] = [];
+                const stream = new MessageStream({ readBuffer, allocate: (n) => {
+                    const b = Buffer.allocUnsafe(n);
+                    allocations.push(b);
+                    return b;
+                } });
+                const got: Array<{ bytes: Buffer; buf: Buffer; owned: boolean }> = [];
+                let directBytes = 0;
+                for (let at = 0; at < all.length;) {
+                    const target = direct ? stream.readTarget() : readBuffer;
+                    const n = all.copy(target, 0, at, Math.min(all.length, at + chunk, at + target.length));
+                    if (target !== readBuffer)
+                        directBytes += n;
+                    at += n;
+                    stream.push(target, n, (buf, start, end, owned) => {
+                        got.push({ bytes: Buffer.from(buf.subarray(start, end)), buf, owned });
+                        assert.equal(decodeMessage(buf, start, end).member, 'ItemsChanged');
+                    });
+                    if (target === readBuffer)
+                        readBuffer.fill(0xee, 0, n); // nothing may keep pointing into the read buffer
+                }
+                assert.deepEqual(got.map((g) => g.bytes.toString('hex')), messages.map((m) => m.toString('hex')));
+                // A large message: one allocation of its exact size, handed out as its own.
+                for (const m of large) {
+                    const mine = allocations.filter((a) => a.length === m.length);
+                    assert.equal(mine.length, 1, `one buffer of ${m.length} bytes`);
+                    const delivered = got.find((g) => g.bytes.length === m.length)!;
+                    assert.ok(delivered.owned && delivered.buf === mine[0], 'the reader gets the buffer that was filled');
+                }
+                // No message is allocated twice, and nothing else is allocated.
+                assert.ok(allocations.length <= messages.length, `${allocations.length} allocations`);
+                assert.ok(allocations.every((a) => messages.some((m) => m.length === a.length)), 'right-sized');
+                if (direct)
+                    assert.ok(directBytes >= large.reduce((sum, m) => sum + m.length - READ, 0), `${directBytes} bytes read in place`);
+                else
+                    assert.equal(directBytes, 0);
+            });
+        }
+
+        it('reads messages that lie whole in a read where they lie, allocating nothing', () => {
+            const small = [signal(1, filled(10, 1)), signal(2, filled(1000, 2)), signal(3, filled(100, 3))];
+            const bytes = Buffer.concat(small);
+            const readBuffer = Buffer.alloc(READ);
+            let allocations = 0;
+            const stream = new MessageStream({ readBuffer, allocate: (n) => { allocations++; return Buffer.alloc(n); } });
+            bytes.copy(readBuffer);
+            const seen: Array<[boolean, boolean]> = [];
+            stream.push(readBuffer, bytes.length, (buf, _start, _end, owned) => seen.push([buf === readBuffer, owned]));
+            assert.deepEqual(seen, [[true, false], [true, false], [true, false]]);
+            assert.equal(allocations, 0);
+            assert.equal(stream.readTarget(), readBuffer);
+        });
+    });
+
     it('refuses a stream that is not D-Bus', () => {
         const http = Buffer.from('HTTP/1.1 200 OK\r\n\r\n');
         assert.throws(() => new MessageStream().push(http, http.length, () => undefined), /not a D-Bus message/);

@@ -22,6 +22,11 @@ export abstract class DemuxConnection implements BusConnection {
         return this.pending.size;
     }
 
+    /** Whether the call sent under `serial` still waits for its reply. */
+    protected isPending(serial: number): boolean {
+        return this.pending.has(serial);
+    }
+
     /** A serial for the next message sent. */
     protected abstract nextSerial(): number;
     /** Sends a method call under `serial`; throws when it cannot (e.g. a body that does not encode). */

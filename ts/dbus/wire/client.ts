@@ -11,6 +11,10 @@ import { DemuxConnection } from '../demux';
 import type { IncomingMessage } from './decode';
 import { decodeMessage, MessageStream, MessageType } from './decode';
 import { encodeBody, encodeMessage, MessageKind } from './encode';
+import { describeBytes, Outgoing, OUTGOING_LIMIT_BYTES, OutgoingFull } from './outgoing';
+import { Serials } from './serial';
+
+export { OutgoingFull } from './outgoing';
 
 export type BusAddress = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
 
@@ -46,42 +50,85 @@ export type ProblemReporter = (problem: string) => void;
 /** Bytes per read from the bus socket, into one buffer that every read reuses. */
 const READ_BUFFER_BYTES = 64 * 1024;
 
-/**
- * A socket that reads into one reused buffer (net's `onread`): no Buffer, no stream chunk and no event per read.
- * Whoever holds the socket (authentication, then the connection) takes the bytes through `onBytes`, during the call.
- */
-interface ReadingSocket {
-    socket: net.Socket;
-    onBytes: (buf: Buffer, length: number) => void;
+/** What the connection needs of its socket (a net.Socket; a fake in unit tests). */
+export interface WireSocket {
+    write(bytes: Uint8Array): boolean;
+    destroy(): void;
+    on(event: 'drain' | 'close', listener: () => void): unknown;
+    on(event: 'error', listener: (err: Error) => void): unknown;
 }
 
-class NativeConnection extends DemuxConnection {
-    private readonly stream = new MessageStream();
-    private serial = 1;
-    private readonly socket: net.Socket;
+/**
+ * A socket that reads into one reused buffer (net's `onread`): no Buffer, no stream chunk and no event per read.
+ * Whoever holds the socket (authentication, then the connection) takes the bytes through `onBytes`, during the call,
+ * and says where the next read goes through `target` (the reused buffer, or the rest of a large message).
+ */
+export interface ReadingSocket<S = net.Socket> {
+    socket: S;
+    readonly readBuffer: Buffer;
+    onBytes: (buf: Buffer, length: number) => void;
+    target: () => Buffer;
+}
 
-    constructor(reading: ReadingSocket, private readonly report: ProblemReporter) {
+/** Settings of the connection that only tests change. */
+export interface WireTuning {
+    /** The first serial sent (tests start near 2^32 to see the wrap). */
+    firstSerial: number;
+    /** The most bytes waiting to be sent while the bus does not keep up (see outgoing.ts). */
+    outgoingLimitBytes: number;
+    /** Allocates the buffer of an incoming message that spans reads. */
+    allocate: (bytes: number) => Buffer;
+}
+
+const defaultTuning: WireTuning = { firstSerial: 1, outgoingLimitBytes: OUTGOING_LIMIT_BYTES, allocate: (bytes) => Buffer.allocUnsafe(bytes) };
+
+/** The client's connection once authenticated; exported for the unit tests, which give it a fake socket. */
+export class NativeConnection extends DemuxConnection {
+    private readonly stream: MessageStream;
+    private readonly serials: Serials;
+    private readonly outgoing: Outgoing;
+    private readonly socket: WireSocket;
+    private readonly outgoingLimit: number;
+
+    constructor(reading: ReadingSocket<WireSocket>, private readonly report: ProblemReporter, tuning: Partial<WireTuning> = {}) {
         super();
+        const t = { ...defaultTuning, ...tuning };
         this.socket = reading.socket;
+        this.outgoingLimit = t.outgoingLimitBytes;
+        this.serials = new Serials(t.firstSerial);
+        this.stream = new MessageStream({ readBuffer: reading.readBuffer, allocate: t.allocate });
+        this.outgoing = new Outgoing(this.socket, { limitBytes: t.outgoingLimitBytes, wanted: (serial) => this.isPending(serial), report });
         reading.onBytes = (buf, length) => this.onData(buf, length);
+        reading.target = () => this.stream.readTarget();
+        this.socket.on('drain', () => this.outgoing.drained());
         this.socket.on('error', (err) => this.ended(`connection error: ${err.message}`));
         this.socket.on('close', () => this.ended('the bus closed the connection'));
     }
 
+    /** Bytes waiting to be sent, and messages refused (see outgoing.ts). */
+    get outgoingState(): { waitingBytes: number; refused: number } {
+        return { waitingBytes: this.outgoing.waitingBytes, refused: this.outgoing.refused };
+    }
+
     protected nextSerial(): number {
-        return this.serial++;
+        return this.serials.take((serial) => this.isPending(serial));
     }
 
     protected send(serial: number, request: CallRequest): void {
         const signature = request.signature ?? '';
-        this.socket.write(encodeMessage({
+        const bytes = encodeMessage({
             kind: MessageKind.MethodCall, serial, destination: request.destination, path: request.path,
             iface: request.interface, member: request.member, signature,
             body: encodeBody(signature, request.body ?? []),
-        }));
+        });
+        if (!this.outgoing.send(bytes, serial)) {
+            throw new OutgoingFull(`${request.member} on '${request.destination}' not sent: the bus does not take our messages `
+                + `(${describeBytes(this.outgoingLimit)} wait to be sent)`);
+        }
     }
 
     protected closeTransport(): void {
+        this.outgoing.clear();
         this.socket.destroy();
     }
 
@@ -95,12 +142,13 @@ class NativeConnection extends DemuxConnection {
         }
     }
 
-    private readonly onMessage = (buf: Buffer, start: number, end: number): void => {
+    private readonly onMessage = (buf: Buffer, start: number, end: number, owned: boolean): void => {
         let message: IncomingMessage;
         try {
-            // A reply is read when its caller resumes, after the read buffer may have been reused: it gets its own
-            // copy. Signals are read here and now, in place.
-            message = buf[start + 1] === MessageType.MethodReturn ? decodeMessage(Buffer.from(buf.subarray(start, end)))
+            // A reply is read when its caller resumes, after the read buffer may have been reused: one that lies in
+            // the read buffer gets its own copy; one in its own buffer (it spanned reads) is handed that buffer.
+            // Signals are read here and now, in place.
+            message = buf[start + 1] === MessageType.MethodReturn && !owned ? decodeMessage(Buffer.from(buf.subarray(start, end)))
                 : decodeMessage(buf, start, end);
         } catch (err) {
             this.report(`skipped a message that does not decode: ${err instanceof Error ? err.message : String(err)}`);
@@ -145,19 +193,20 @@ class NativeConnection extends DemuxConnection {
         if ((m.flags & NO_REPLY_EXPECTED) !== 0 || m.sender === '')
             return;
         if (m.interface === 'org.freedesktop.DBus.Peer' && m.member === 'Ping') {
-            this.write({ kind: MessageKind.MethodReturn, serial: this.serial++, replySerial: m.serial, destination: m.sender });
+            this.write({ kind: MessageKind.MethodReturn, serial: this.nextSerial(), replySerial: m.serial, destination: m.sender });
             return;
         }
         const text = `no method '${m.member}' here`;
         this.write({
-            kind: MessageKind.Error, serial: this.serial++, replySerial: m.serial, destination: m.sender,
+            kind: MessageKind.Error, serial: this.nextSerial(), replySerial: m.serial, destination: m.sender,
             errorName: 'org.freedesktop.DBus.Error.UnknownMethod', signature: 's', body: encodeBody('s', [text]),
         });
     }
 
+    /** An answer to a peer: on its way, or dropped (and counted) when too much waits to be sent. */
     private write(message: Parameters<typeof encodeMessage>[0]): void {
         if (!this.closed)
-            this.socket.write(encodeMessage(message));
+            this.outgoing.send(encodeMessage(message));
     }
 }
 
@@ -204,9 +253,11 @@ function authenticate(reading: ReadingSocket, timeoutMs: number): Promise<void> 
 
 function open(address: BusAddress, timeoutMs: number): Promise<ReadingSocket> {
     return new Promise<ReadingSocket>((resolve, reject) => {
-        const reading: ReadingSocket = { socket: undefined as unknown as net.Socket, onBytes: () => undefined };
+        const readBuffer = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
+        const reading: ReadingSocket = { socket: undefined as unknown as net.Socket, readBuffer, onBytes: () => undefined, target: () => readBuffer };
         const onread = {
-            buffer: Buffer.allocUnsafeSlow(READ_BUFFER_BYTES),
+            // Asked after every read where the next one goes (net calls it once at the start, too).
+            buffer: (): Uint8Array => reading.target(),
             callback: (length: number, buf: Uint8Array): boolean => {
                 reading.onBytes(buf as Buffer, length);
                 return true;
@@ -230,8 +281,11 @@ function open(address: BusAddress, timeoutMs: number): Promise<ReadingSocket> {
     });
 }
 
-/** Connects with the plugin's own client. `report` hears of bus input it had to skip. */
-export function nativeConnector(report: ProblemReporter = () => undefined): Connector {
+/**
+ * Connects with the plugin's own client. `report` hears of bus input it had to skip, and of times the bus did not
+ * take our messages. `tuning` is for tests.
+ */
+export function nativeConnector(report: ProblemReporter = () => undefined, tuning: Partial<WireTuning> = {}): Connector {
     return async (address, timeoutMs) => {
         const candidates = parseAddresses(address);
         if (candidates.length === 0)
@@ -243,7 +297,7 @@ export function nativeConnector(report: ProblemReporter = () => undefined): Conn
                 reading = await open(candidate, timeoutMs);
                 reading.socket.setNoDelay(true);
                 await authenticate(reading, timeoutMs);
-                const connection = new NativeConnection(reading, report);
+                const connection = new NativeConnection(reading, report, tuning);
                 const hello = await connection.call({
                     destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'Hello',
                 }, timeoutMs);

@@ -393,61 +393,112 @@ export function decodeMessage(buf: Buffer, start = 0, end = buf.length): Incomin
     return message;
 }
 
-/** Cuts a byte stream into whole messages. */
-export class MessageStream {
-    private chunks: Buffer[] = [];
-    private buffered = 0;
+/** Where a message handed out by MessageStream lies: `owned` when `buf` is the message's own buffer (it may be kept),
+ *  else a range of the caller's read buffer, valid only during the call. */
+export type MessageHandler = (buf: Buffer, start: number, end: number, owned: boolean) => void;
 
-    /**
-     * Adds the first `length` bytes of `input` and hands each message now complete to `onMessage` as a range of a
-     * buffer, valid only during that call. `input` may be reused by the caller afterwards: what is left of it (the
-     * start of a message) is copied. Throws DecodeError when the stream cannot be cut into messages any more.
-     */
-    push(input: Buffer, length: number, onMessage: (buf: Buffer, start: number, end: number) => void): void {
-        let at = 0;
-        if (this.buffered === 0) {
-            // The usual case: whole messages in the input, read in place.
-            while (length - at >= 16) {
-                const total = messageLength(input, at);
-                if (length - at < total)
-                    break;
-                onMessage(input, at, at + total);
-                at += total;
-            }
-            if (at === length)
-                return;
-        }
-        const rest = Buffer.allocUnsafe(length - at);
-        input.copy(rest, 0, at, length);
-        this.chunks.push(rest);
-        this.buffered += rest.length;
-        for (;;) {
-            if (this.buffered < 16)
-                return;
-            const head = this.chunks[0]!.length >= 16 ? this.chunks[0]! : Buffer.concat(this.chunks, 16);
-            const total = messageLength(head);
-            if (this.buffered < total)
-                return;
-            const message = this.take(total);
-            onMessage(message, 0, total);
-        }
+export interface MessageStreamOptions {
+    /** The buffer reads go into when no large message is under way (reused for every read). */
+    readBuffer?: Buffer;
+    /** Allocates the buffer of a message that spans reads (tests count the calls). */
+    allocate?: (bytes: number) => Buffer;
+}
+
+/**
+ * Cuts a byte stream into whole messages. Messages that lie whole in a read are handed out where they lie, in the
+ * read buffer. A message that spans reads gets a buffer of its own, of its exact size, once its 16 first bytes tell
+ * the size: what has arrived of it is copied there, and when it is larger than the read buffer, readTarget() points
+ * the next reads straight into it, so a message of many MB is held once and copied only as far as its first read.
+ */
+export class MessageStream {
+    private readonly readBuffer: Buffer;
+    private readonly allocate: (bytes: number) => Buffer;
+    /** The message under way, in its own buffer, and how much of it has arrived. */
+    private message: Buffer | undefined;
+    private filled = 0;
+    /** The first bytes of a message, before its 16 first bytes have arrived. */
+    private readonly head = Buffer.alloc(16);
+    private headBytes = 0;
+    /** The part of `message` last handed out by readTarget(). */
+    private direct: Buffer | undefined;
+
+    constructor(options: MessageStreamOptions = {}) {
+        this.readBuffer = options.readBuffer ?? Buffer.allocUnsafeSlow(64 * 1024);
+        this.allocate = options.allocate ?? ((bytes) => Buffer.allocUnsafe(bytes));
     }
 
-    private take(n: number): Buffer {
-        const first = this.chunks[0]!;
-        if (first.length >= n) {
-            const message = first.subarray(0, n);
-            if (first.length === n)
-                this.chunks.shift();
-            else
-                this.chunks[0] = first.subarray(n);
-            this.buffered -= n;
-            return message;
+    /**
+     * Where the next read should go: the rest of a large message under way, else the read buffer. A read into it is
+     * then push()ed as usual.
+     */
+    readTarget(): Buffer {
+        if (this.message !== undefined && this.message.length > this.readBuffer.length) {
+            this.direct = this.message.subarray(this.filled);
+            return this.direct;
         }
-        const all = Buffer.concat(this.chunks, this.buffered);
-        const message = all.subarray(0, n);
-        this.chunks = all.length > n ? [all.subarray(n)] : [];
-        this.buffered -= n;
-        return message;
+        return this.readBuffer;
+    }
+
+    /**
+     * Adds the first `length` bytes of `input` and hands each message now complete to `onMessage`. `input` may be
+     * reused by the caller afterwards: what is left of it (the start of a message) is copied. Throws DecodeError
+     * when the stream cannot be cut into messages any more.
+     */
+    push(input: Buffer, length: number, onMessage: MessageHandler): void {
+        if (input === this.direct && this.message !== undefined) {
+            // Read straight into the message under way.
+            this.direct = undefined;
+            this.filled += length;
+            if (this.filled === this.message.length)
+                this.complete(onMessage);
+            return;
+        }
+        this.direct = undefined;
+        let at = 0;
+        if (this.headBytes > 0) {
+            const n = Math.min(16 - this.headBytes, length);
+            input.copy(this.head, this.headBytes, 0, n);
+            this.headBytes += n;
+            at = n;
+            if (this.headBytes < 16)
+                return;
+            this.message = this.allocate(messageLength(this.head));
+            this.head.copy(this.message, 0, 0, 16);
+            this.filled = 16;
+            this.headBytes = 0;
+        }
+        if (this.message !== undefined) {
+            const n = Math.min(this.message.length - this.filled, length - at);
+            input.copy(this.message, this.filled, at, at + n);
+            this.filled += n;
+            at += n;
+            if (this.filled < this.message.length)
+                return;
+            this.complete(onMessage);
+        }
+        // The usual case: whole messages in the input, read in place.
+        while (length - at >= 16) {
+            const total = messageLength(input, at);
+            if (length - at < total)
+                break;
+            onMessage(input, at, at + total, false);
+            at += total;
+        }
+        if (at === length)
+            return;
+        if (length - at < 16) {
+            input.copy(this.head, 0, at, length);
+            this.headBytes = length - at;
+            return;
+        }
+        this.message = this.allocate(messageLength(input, at));
+        this.filled = input.copy(this.message, 0, at, length);
+    }
+
+    private complete(onMessage: MessageHandler): void {
+        const message = this.message!;
+        this.message = undefined;
+        this.filled = 0;
+        onMessage(message, 0, message.length, true);
     }
 }
