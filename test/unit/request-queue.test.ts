@@ -108,6 +108,35 @@ describe('the request queue', () => {
         assert.ok(q.stats.heldBack > 0);
     });
 
+    it('takes a reload\'s budgets: every budget starts again, full, at the new rates', async () => {
+        const timers = new FakeTimers();
+        const q = new RequestQueue({ concurrency: 4, perClient: 10, total: 100, itemsPerSecond: 1000, itemsBurst: 1000 }, timers);
+        const order: string[] = [];
+        const read = (client: string, items: number) => (): Promise<void> => {
+            order.push(client);
+            q.charge(client, items);
+            return Promise.resolve();
+        };
+        q.submit('a', read('a', 3000)); // 2000 in debt: 2001 ms to wait at 1000/s
+        await flush();
+        q.submit('a', read('a', 10));
+        await flush();
+        assert.equal(q.queued, 1);
+        q.setItemBudgets({ itemsPerSecond: 100, itemsBurst: 500 });
+        await flush();
+        assert.deepEqual(order, ['a', 'a'], 'a full budget at once');
+        q.submit('a', read('a', 700)); // 500 - 10 - 700: 210 in debt, 2.11 s at the new rate
+        await flush();
+        q.submit('a', read('a', 1));
+        await flush();
+        timers.advance(2100);
+        await flush();
+        assert.equal(q.queued, 1, 'the new, slower rate');
+        timers.advance(20);
+        await flush();
+        assert.equal(q.queued, 0);
+    });
+
     it('holds back everyone while the common budget is spent, still serving clients in turn', async () => {
         const timers = new FakeTimers();
         const q = new RequestQueue({ concurrency: 4, perClient: 10, total: 100, itemsPerSecond: 1000, itemsBurst: 2000,

@@ -216,6 +216,19 @@ describe('the login decisions (spec §7.1)', () => {
         assert.equal(logs.filter((l) => /token file/.test(l)).length, 1);
     });
 
+    it('reads the files a reload names at the next login, not a second later', async () => {
+        fs.writeFileSync(path.join(dir, 'other-tokens.json'), JSON.stringify([{ token_name: 'token/evc/NEW', password_hash: 'plain:pw' }]));
+        fs.writeFileSync(path.join(dir, 'other-vnc.txt'), 'plain:secret\n');
+        const timers = new FakeTimers();
+        const log = new Logger({ write: () => undefined }, 't');
+        const credentials = new Credentials(path.join(dir, 'tokens.json'), path.join(dir, 'vnc.txt'), timers, log);
+        assert.equal(await credentials.tokenUsers(), undefined);
+        assert.deepEqual(await credentials.passwordSetting(), { kind: 'absent' });
+        credentials.setFiles(path.join(dir, 'other-tokens.json'), path.join(dir, 'other-vnc.txt'));
+        assert.deepEqual(await credentials.tokenUsers(), [{ name: 'token/evc/NEW', hash: 'plain:pw' }]);
+        assert.deepEqual(await credentials.passwordSetting(), { kind: 'hash', hash: 'plain:secret' });
+    });
+
     it('marks privileged and trusted clients, and forgets them when they leave', async () => {
         const { policy, trusted } = setup(MqttLocalMode.On, { password: '' });
         await policy.decide(req('admin', 'x', '127.0.0.1', 'local-1'));
