@@ -240,6 +240,7 @@ public:
             InstanceMethod("setIntegrationPolicy", &Binding::SetIntegrationPolicy),
             InstanceMethod("setTrustedClient", &Binding::SetTrustedClient),
             InstanceMethod("verifyPassword", &Binding::VerifyPassword),
+            InstanceMethod("restart", &Binding::Restart),
         });
         if (host_)
             host_->attach(this);
@@ -247,9 +248,18 @@ public:
 
     ~Binding() override
     {
-        // Logins still waiting for JavaScript would wait forever: answer them.
+        // Logins still waiting for JavaScript would wait forever: answer them. A broker call that throws must not
+        // leave a destructor (that ends the process); the login then waits for the broker's own timeout.
         for (auto &entry : pending_)
-            continueLogin(entry.second.client, fmq::AuthResult::server_not_available, 0);
+        {
+            try
+            {
+                continueLogin(entry.second.client, fmq::AuthResult::server_not_available, 0);
+            }
+            catch (...)
+            {
+            }
+        }
         pending_.clear();
         if (host_)
             host_->detach(this);
@@ -291,6 +301,10 @@ public:
         catch (const std::exception &e)
         {
             logLine(fmq::LogError, std::string("dbus-flashmq: login of client '") + r.clientId + "' failed: " + e.what());
+            result = fmq::AuthResult::error;
+        }
+        catch (...)
+        {
             result = fmq::AuthResult::error;
         }
 
@@ -343,6 +357,9 @@ public:
         catch (const std::exception &e)
         {
             logLine(fmq::LogError, std::string("dbus-flashmq: handling a publish on '") + r.topic + "' failed: " + e.what());
+        }
+        catch (...)
+        {
         }
         return fmq::AuthResult::acl_denied;
     }
@@ -398,6 +415,9 @@ public:
         catch (const std::exception &e)
         {
             logLine(fmq::LogError, std::string("dbus-flashmq: alterPublish failed: ") + e.what());
+        }
+        catch (...)
+        {
         }
         return false;
     }
@@ -504,6 +524,11 @@ private:
             if (threw)
                 *threw = true;
             logLine(fmq::LogError, std::string("dbus-flashmq: calling the ") + name + " handler failed: " + e.what());
+        }
+        catch (...)
+        {
+            if (threw)
+                *threw = true;
         }
     }
 
@@ -997,6 +1022,16 @@ private:
     Napi::Value Ready(const Napi::CallbackInfo &info)
     {
         host(info).ready();
+        return info.Env().Undefined();
+    }
+
+    // restart(reason): JavaScript cannot go on; it is stopped now and started again later (the bootstrap's way out of
+    // a storm of uncaught errors).
+    Napi::Value Restart(const Napi::CallbackInfo &info)
+    {
+        if (info.Length() < 1 || !info[0].IsString())
+            throw Napi::TypeError::New(info.Env(), "restart(reason: string)");
+        host(info).requestRestart(info[0].As<Napi::String>().Utf8Value());
         return info.Env().Undefined();
     }
 

@@ -6,7 +6,8 @@
 //   - console.*, process.stdout/stderr and warnings go to FlashMQ's log, never to the broker's file descriptors;
 //   - process.exit, process.reallyExit, process.abort and process.kill on the broker are refused with a log line;
 //   - signal listeners are refused (the broker owns SIGHUP/SIGTERM/SIGINT/SIGUSR1/SIGUSR2);
-//   - uncaught exceptions and unhandled rejections are logged, and the broker keeps running.
+//   - uncaught exceptions and unhandled rejections are logged and counted, and the broker keeps running; a storm of
+//     them (more than 50 within 10 s) restarts JavaScript, as Node's fatal path does.
 // Then it loads the entry module. It returns nothing on success, or a one-line reason why the entry did not load.
 
 'use strict';
@@ -113,9 +114,33 @@ for (const method of ['on', 'addListener', 'once', 'prependListener', 'prependOn
 }
 
 // The safety net for errors nobody caught. It cannot be removed: without it Node ends the environment.
+// One error now and then is logged and forgotten. A storm of them (an error per message, per timer tick) means
+// JavaScript no longer does its work and fills the log: more than STORM_COUNT within STORM_MS restart it. 50 in 10 s
+// is far beyond anything a working plugin logs, and reached within seconds by a loop that fails every time.
+const STORM_COUNT = 50;
+const STORM_MS = 10000;
+const recentErrors = []; // times of the last STORM_COUNT + 1 errors
+let uncaughtCount = 0;
+let restarting = false;
 function onUncaught(err, origin) {
+    if (restarting)
+        return;
+    uncaughtCount++;
     const what = origin === 'unhandledRejection' ? 'unhandled promise rejection' : 'uncaught exception';
     log(LOG_ERR, `dbus-flashmq: ${what} in JavaScript (the broker keeps running): ${describe(err)}`);
+    const now = Date.now();
+    recentErrors.push(now);
+    if (recentErrors.length > STORM_COUNT + 1)
+        recentErrors.shift();
+    if (recentErrors.length > STORM_COUNT && now - recentErrors[0] <= STORM_MS) {
+        restarting = true;
+        try {
+            binding.restart(`${recentErrors.length} uncaught errors within ${Math.round((now - recentErrors[0]) / 100) / 10} s ` +
+                `(${uncaughtCount} since it started)`);
+        } catch (restartError) {
+            log(LOG_ERR, `dbus-flashmq: cannot restart JavaScript: ${describe(restartError)}`);
+        }
+    }
 }
 process.on('uncaughtException', onUncaught);
 for (const method of ['removeListener', 'off']) {

@@ -97,6 +97,9 @@ public:
     virtual void shutdownDone() = 0;
     // Asks V8 to give back what it can (full collections, the young generation shrunk): for quiet moments.
     virtual void reduceMemory() = 0;
+    // JavaScript cannot go on (the bootstrap counted a storm of uncaught errors): stop it and start it again, as
+    // after Node's fatal path. Called from inside JavaScript; the restart happens later, from the broker's loop.
+    virtual void requestRestart(const std::string &reason) = 0;
 };
 
 // The host of the binding that is created on this thread. Set by the host before JavaScript asks for the

@@ -103,7 +103,9 @@ MemoryPlan planMemory(const ProcessMemory &p, const MemoryRequest &r)
                                                     : 8 * (is64 ? kArena64 : kArena32);
     const uint64_t codeRange = is64 && !r.jitlessGiven ? kCodeRange64 : 0;
     const uint64_t asFixedNoCode = p.addressSpaceUsed + brokerLater + stacks + a.runtimeData + a.runtimeMapped + young + arenas;
-    const auto leftUnder = [](uint64_t limit, uint64_t fixed) { return limit > fixed ? limit - fixed : 0; };
+    // What is left under a limit holds the old generation and the quarter more V8 gets near its heap limit while
+    // JavaScript is restarted (NodeEnvironment::nearHeapLimit): the old generation is four fifths of it.
+    const auto leftUnder = [](uint64_t limit, uint64_t fixed) { return limit > fixed ? (limit - fixed) / 5 * 4 : 0; };
 
     // Without limits, a quarter of the machine's memory at most (V8's own rule), so a small device is not promised
     // more than it has.
@@ -137,11 +139,12 @@ MemoryPlan planMemory(const ProcessMemory &p, const MemoryRequest &r)
     if (oldSpace < minOldSpace)
     {
         // One line with the number it takes.
-        const uint64_t needed = bindingFixed + minOldSpace;
+        const uint64_t needed = bindingFixed + minOldSpace + minOldSpace / 4;
         plan.shortfall = std::string("the ") + (std::string(binding) == "data" ? "data limit (softlimit -d)" : "address-space limit (softlimit -a)") +
                          " of " + mbText(bindingLimit) + " cannot hold the broker with the plugin: it needs about " + mbText(needed) +
-                         " (" + mbText(bindingFixed) + " besides V8's heap of at least " + std::to_string(minOldSpace / MiB) + " MiB); raise it to " +
-                         std::to_string(((needed + 999999) / 1000000) * 1000000) + " or more";
+                         " (" + mbText(bindingFixed) + " besides V8's heap of at least " + std::to_string(minOldSpace / MiB) +
+                         " MiB and the quarter more it gets at its limit); raise it to " + std::to_string(((needed + 999999) / 1000000) * 1000000) +
+                         " or more";
         oldSpace = minOldSpace;
     }
     plan.oldSpaceMb = r.oldSpaceGiven ? 0 : static_cast<int>(oldSpace / MiB);
@@ -177,6 +180,8 @@ MemoryPlan planMemory(const ProcessMemory &p, const MemoryRequest &r)
     s << ", JIT " << (plan.jitless || r.jitlessGiven ? "off" : "on");
     if (plan.jitless)
         s << " (the address space has no room for its " << mbText(kCodeRange64) << " code range)";
+    s << "; at its heap limit V8 gets "
+      << (plan.oldSpaceMb ? std::to_string((plan.oldSpaceMb + 3) / 4) + " MiB" : std::string("a quarter")) << " more while JavaScript restarts";
     plan.summary = s.str();
     return plan;
 }

@@ -1,8 +1,14 @@
 #include "node_runtime.h"
 
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
 #include <stdexcept>
 
 #include "bootstrap_js.h"
@@ -30,6 +36,7 @@ namespace
 // Plain pointers on purpose: no static destructors (the broker loads the plugin twice and exits on its own terms).
 node::MultiIsolatePlatform *gPlatform = nullptr;
 bool gInitialized = false;
+int gOldSpaceMb = 0;
 
 } // namespace
 
@@ -40,6 +47,10 @@ void initialize(const std::vector<std::string> &nodeArgs, int platformThreads)
 
     std::vector<std::string> args{"flashmq", "--no-warnings"};
     args.insert(args.end(), nodeArgs.begin(), nodeArgs.end());
+    for (const std::string &arg : nodeArgs) // the last one counts, as for V8
+        for (const char *name : {"--max-old-space-size=", "--max_old_space_size="})
+            if (arg.rfind(name, 0) == 0)
+                gOldSpaceMb = std::atoi(arg.c_str() + std::strlen(name));
 
     using F = node::ProcessInitializationFlags::Flags;
     const uint64_t flags = F::kNoInitializeV8 | F::kNoInitializeNodeV8Platform | // we make the platform below
@@ -87,6 +98,11 @@ void teardown()
 bool initialized()
 {
     return gInitialized;
+}
+
+int oldSpaceMb()
+{
+    return gOldSpaceMb;
 }
 
 node::MultiIsolatePlatform *platform()
@@ -147,16 +163,28 @@ NodeEnvironment::Scope::~Scope()
 
 void NodeEnvironment::scopeEnded()
 {
-    if (exitRequested_)
+    // Runs in a destructor: nothing may leave it (an exception there ends the process).
+    try
     {
+        if (exitRequested_)
+        {
+            if (pump_)
+                pump_->stop();
+            return;
+        }
+        if (onOutermostExit_)
+            onOutermostExit_();
         if (pump_)
-            pump_->stop();
-        return;
+            pump_->reschedule();
     }
-    if (onOutermostExit_)
-        onOutermostExit_();
-    if (pump_)
-        pump_->reschedule();
+    catch (const std::exception &e)
+    {
+        flashmq_logf(fmq::LogError, "dbus-flashmq: after a call into JavaScript: %s", e.what());
+    }
+    catch (...)
+    {
+        flashmq_logf(fmq::LogError, "dbus-flashmq: after a call into JavaScript: unknown exception");
+    }
 }
 
 std::unique_ptr<NodeEnvironment> NodeEnvironment::create(const std::string &entryPath, std::string &error)
@@ -193,6 +221,8 @@ std::unique_ptr<NodeEnvironment> NodeEnvironment::create(const std::string &entr
 
     node::Environment *env = self->setup_->env();
     node::SetProcessExitHandler(env, [raw](node::Environment *, int code) { raw->onExitRequested(code); });
+    // V8 at its heap limit would end the broker: it gets a little more room, and JavaScript is restarted instead.
+    self->isolate_->AddNearHeapLimitCallback(&NodeEnvironment::nearHeapLimit, raw);
     node::AddLinkedBinding(env, "flashmq", &registerFlashmqBinding, 8);
     self->pump_ = std::make_unique<UvPump>(self->setup_->event_loop(), [raw]() { raw->runLoopOnce(); });
 
@@ -227,6 +257,7 @@ std::unique_ptr<NodeEnvironment> NodeEnvironment::create(const std::string &entr
 NodeEnvironment::~NodeEnvironment()
 {
     onOutermostExit_ = nullptr;
+    onStopped_ = nullptr;
     if (pump_)
         pump_->stop();
     if (setup_)
@@ -296,16 +327,146 @@ bool NodeEnvironment::runUntil(const std::function<bool()> &done, std::chrono::m
 
 void NodeEnvironment::onExitRequested(int code)
 {
+    // Called by Node from inside JavaScript (its fatal path, e.g. an exception in an exception handler): nothing may
+    // leave it.
+    try
+    {
+        stop("JavaScript ended itself through Node's fatal path (exit code " + std::to_string(code) + ")");
+    }
+    catch (...)
+    {
+        exitRequested_ = true;
+    }
+}
+
+void NodeEnvironment::stop(const std::string &reason)
+{
     if (exitRequested_)
         return;
     exitRequested_ = true;
-    flashmq_logf(fmq::LogError,
-                 "dbus-flashmq: JavaScript ended itself (exit code %d); its environment is stopped. The broker keeps running, "
-                 "logins are refused and the publishes JavaScript handled are denied until a reload (SIGHUP) starts it again.",
-                 code);
-    node::Stop(setup_->env());
+    if (setup_)
+        node::Stop(setup_->env()); // terminates what runs; Node calls into JavaScript no more
     if (depth_ == 0 && pump_)
         pump_->stop();
+    if (onStopped_)
+    {
+        auto fn = std::move(onStopped_);
+        onStopped_ = nullptr;
+        fn(reason);
+    }
+}
+
+size_t NodeEnvironment::nearHeapLimit(void *data, size_t currentLimit, size_t initialLimit)
+{
+    // Called by V8 in a garbage collection that cannot free enough. Returning the same limit lets V8 end the
+    // process; so V8 gets a quarter of its limit more (the memory plan counts it), JavaScript is terminated and the
+    // environment stopped, and its owner restarts it. A second call (the teardown needs room too) gets a quarter
+    // more once more; after that V8 is left to its own rule.
+    auto *self = static_cast<NodeEnvironment *>(data);
+    const size_t extra = initialLimit / 4;
+    if (self->heapRaises_ >= 2)
+        return currentLimit;
+    self->heapRaises_++;
+    try
+    {
+        if (self->heapRaises_ == 1)
+        {
+            v8::HeapStatistics hs;
+            self->isolate_->GetHeapStatistics(&hs);
+            const int planned = node_process::oldSpaceMb();
+            char line[512];
+            std::snprintf(line, sizeof(line),
+                          "V8's heap reached its limit: %.1f MB used of %.1f MB (heap total %.1f MB; old generation %s); "
+                          "V8 gets %.1f MB more while JavaScript is restarted",
+                          hs.used_heap_size() / 1e6, currentLimit / 1e6, hs.total_heap_size() / 1e6,
+                          planned > 0 ? (std::to_string(planned) + " MiB").c_str() : "V8's default", extra / 1e6);
+            flashmq_logf(fmq::LogError, "dbus-flashmq: %s", line);
+            self->stop("V8's heap reached its limit");
+        }
+    }
+    catch (...)
+    {
+        self->exitRequested_ = true;
+    }
+    return currentLimit + extra;
+}
+
+// ---- the shutdown's watchdog ----------------------------------------------------------------------------------------
+
+struct NodeEnvironment::Watchdog::State
+{
+    std::mutex mutex;
+    std::condition_variable wake;
+    bool done = false;
+    bool fired = false;
+    v8::Isolate *isolate = nullptr;
+    std::chrono::milliseconds after{0};
+};
+
+namespace
+{
+
+void *watchdogMain(void *arg)
+{
+    auto *s = static_cast<NodeEnvironment::Watchdog::State *>(arg); // the owner joins us before it frees it
+    std::unique_lock<std::mutex> lock(s->mutex);
+    if (s->wake.wait_for(lock, s->after, [&]() { return s->done; }))
+        return nullptr;
+    s->fired = true;
+    flashmq_logf(fmq::LogWarning, "dbus-flashmq: JavaScript still runs %lld ms into the shutdown; terminating it",
+                 static_cast<long long>(s->after.count()));
+    do
+        s->isolate->TerminateExecution(); // thread-safe; the owner holds the lock only to end us
+    while (!s->wake.wait_for(lock, std::chrono::milliseconds(250), [&]() { return s->done; }));
+    return nullptr;
+}
+
+} // namespace
+
+NodeEnvironment::Watchdog::Watchdog(NodeEnvironment &env, std::chrono::milliseconds after)
+    : state_(std::make_unique<State>())
+{
+    state_->isolate = env.isolate_;
+    state_->after = after;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 256 * 1024); // not the process's default (10 MB under Venus's limits)
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &previous); // no signal of the broker's is handled on it
+    pthread_t thread;
+    const int rc = pthread_create(&thread, &attr, &watchdogMain, state_.get());
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    pthread_attr_destroy(&attr);
+    if (rc != 0)
+    {
+        state_.reset();
+        flashmq_logf(fmq::LogWarning, "dbus-flashmq: no thread for the shutdown's watchdog (%s); the shutdown waits for JavaScript unbounded",
+                     std::strerror(rc));
+        return;
+    }
+    thread_ = thread;
+}
+
+NodeEnvironment::Watchdog::~Watchdog()
+{
+    if (!state_)
+        return;
+    {
+        std::lock_guard<std::mutex> lock(state_->mutex);
+        state_->done = true;
+    }
+    state_->wake.notify_all();
+    // Joined: after this the isolate may go away, the watchdog touches it no more.
+    pthread_join(thread_, nullptr);
+}
+
+bool NodeEnvironment::Watchdog::fired() const
+{
+    if (!state_)
+        return false;
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    return state_->fired;
 }
 
 } // namespace dfmq

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <pthread.h>
+
 #include <node.h>
 #include <uv.h>
 
@@ -25,6 +27,8 @@ namespace node_process
 // Throws std::runtime_error with a readable reason (for example a bad node_args option).
 void initialize(const std::vector<std::string> &nodeArgs, int platformThreads);
 void teardown();
+// V8's old generation as started (--max-old-space-size, the memory plan's or node_args'), in MiB; 0: V8's default.
+int oldSpaceMb();
 bool initialized();
 node::MultiIsolatePlatform *platform();
 
@@ -55,12 +59,20 @@ public:
         v8::Context::Scope contextScope_;
     };
 
-    // False once JavaScript asked to exit (and was stopped): no more calls into it.
+    // False once the environment was stopped (Node's fatal path, V8 at its heap limit, a restart asked for): no
+    // more calls into it; it is freed and made again by its owner.
     bool usable() const { return !exitRequested_; }
     bool inJavaScript() const { return depth_ > 0; }
 
     UvPump &pump() { return *pump_; }
     void setOnOutermostExit(std::function<void()> fn) { onOutermostExit_ = std::move(fn); }
+    // Called once, with a one-line reason, when the environment stops by itself (see usable()). It may be called
+    // from inside JavaScript, or from V8's garbage collector: it must not free the environment, only arrange that.
+    void setOnStopped(std::function<void(const std::string &reason)> fn) { onStopped_ = std::move(fn); }
+
+    // Stops JavaScript: what is running is terminated, nothing more runs, the loop is taken out of the broker's.
+    // Safe from inside JavaScript (a binding call) and from V8's callbacks. Idempotent.
+    void stop(const std::string &reason);
 
     // Runs the loop (blocking this thread) until `done` returns true or the time is up. For shutdown only, when
     // the broker's own loop no longer runs. Returns whether `done` became true.
@@ -72,11 +84,31 @@ public:
     // Full garbage collections that also shrink the young generation (V8's low-memory notification).
     void reduceMemory();
 
+    // Terminates whatever JavaScript still runs once `after` has passed, and again every 250 ms until it goes out of
+    // scope: bounds the shutdown (a handler or an 'exit' listener that never returns). A thread of its own with a
+    // small stack; without one (the system refuses a thread), no bound, and a line says so.
+    class Watchdog
+    {
+    public:
+        Watchdog(NodeEnvironment &env, std::chrono::milliseconds after);
+        ~Watchdog();
+        Watchdog(const Watchdog &) = delete;
+        Watchdog &operator=(const Watchdog &) = delete;
+        bool fired() const;
+
+        struct State;
+
+    private:
+        std::unique_ptr<State> state_;
+        pthread_t thread_{};
+    };
+
 private:
     NodeEnvironment() = default;
     void runLoopOnce();
     void onExitRequested(int code);
     void scopeEnded();
+    static size_t nearHeapLimit(void *data, size_t currentLimit, size_t initialLimit);
 
     std::unique_ptr<node::CommonEnvironmentSetup> setup_;
     v8::Isolate *isolate_ = nullptr;
@@ -84,7 +116,9 @@ private:
     bool entered_ = false;
     std::unique_ptr<UvPump> pump_;
     std::function<void()> onOutermostExit_;
+    std::function<void(const std::string &)> onStopped_;
     int depth_ = 0;
+    int heapRaises_ = 0;
     bool exitRequested_ = false;
     bool exitEmitted_ = false;
 };

@@ -1,8 +1,11 @@
 #include "plugin.h"
 
 #include <dlfcn.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
@@ -10,6 +13,7 @@
 #include <stdexcept>
 
 #include "node_runtime.h"
+#include "status_file.h"
 
 namespace dfmq
 {
@@ -118,7 +122,12 @@ ShimOptions ShimOptions::from(const fmq::PluginOptions &options)
         o.memory.jitlessGiven |= given("--jitless", "--jitless");
     }
     o.readyTimeout = parseMs(options, "ready_timeout_ms", o.readyTimeout, 3600000);
-    o.shutdownTimeout = parseMs(options, "shutdown_timeout_ms", o.shutdownTimeout, 60000);
+    o.shutdownTimeoutAsked = parseMs(options, "shutdown_timeout_ms", o.shutdownTimeout, 3600000);
+    o.shutdownTimeout = std::min(o.shutdownTimeoutAsked, kMaxShutdownTimeout);
+    o.restartDelay = parseMs(options, "restart_delay_ms", o.restartDelay, kMaxRestartDelay.count());
+    o.restartLimit = parseCount(options, "restart_limit", o.restartLimit, 1, 100);
+    auto status = options.find("status_file");
+    o.statusFile = status == options.end() ? std::string(kDefaultStatusFile) : status->second;
     return o;
 }
 
@@ -135,6 +144,8 @@ Plugin *Plugin::allocate()
 
 Plugin::~Plugin()
 {
+    quitting_ = true;
+    cancelRestart();
     stopJavaScript();
     if (currentBindingHost() == this)
         setCurrentBindingHost(nullptr);
@@ -171,6 +182,7 @@ void Plugin::startJavaScript(bool deferReadiness)
     if (!env_)
         throw std::runtime_error("dbus-flashmq: " + error);
     env_->setOnOutermostExit([this]() { flushDeferred(); });
+    env_->setOnStopped([this](const std::string &reason) { javaScriptStopped(reason); });
 
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
     flashmq_logf(fmq::LogNotice, "dbus-flashmq: JavaScript entry '%s' loaded in %lld ms (Node %s)", entry.c_str(), static_cast<long long>(ms),
@@ -221,6 +233,94 @@ void Plugin::signalReady(const char *why)
     flashmq_signal_thread_ready();
 }
 
+void Plugin::requestRestart(const std::string &reason)
+{
+    if (env_)
+        env_->stop(reason);
+}
+
+// Called when the environment stopped by itself: from inside JavaScript, or from V8's heap-limit callback. It frees
+// nothing: the restart is a broker task, run from the broker's loop.
+void Plugin::javaScriptStopped(const std::string &reason)
+{
+    if (quitting_ || gaveUp_)
+        return;
+    const auto now = std::chrono::steady_clock::now();
+    stoppedAt_ = now;
+    stopReason_ = reason;
+    while (!restarts_.empty() && now - restarts_.front() > kRestartWindow)
+        restarts_.pop_front();
+    if (static_cast<int>(restarts_.size()) >= shim_.restartLimit)
+    {
+        giveUp(reason);
+        return;
+    }
+    auto delay = shim_.restartDelay;
+    for (size_t i = 0; i < restarts_.size() && delay < kMaxRestartDelay; i++)
+        delay *= 2;
+    delay = std::min(delay, kMaxRestartDelay);
+    flashmq_logf(fmq::LogError,
+                 "dbus-flashmq: JavaScript stopped: %s. Restarting it in %lld ms (restart %zu of at most %d within %lld minutes); "
+                 "until then logins are refused and the publishes JavaScript handles are denied",
+                 reason.c_str(), static_cast<long long>(delay.count()), restarts_.size() + 1, shim_.restartLimit,
+                 static_cast<long long>(kRestartWindow.count()));
+    writeStatusFile(shim_.statusFile, "restarting", std::time(nullptr), reason);
+    cancelRestart();
+    restartTask_ = flashmq_add_task(
+        [this]() {
+            restartTask_ = 0;
+            restartJavaScript();
+        },
+        static_cast<uint32_t>(delay.count()));
+}
+
+void Plugin::restartJavaScript()
+{
+    const auto started = std::chrono::steady_clock::now();
+    restarts_.push_back(started);
+    // The listeners may still wait for the JavaScript that stopped; the new one starts with the broker running.
+    signalReady("restart");
+    stopJavaScript();
+    try
+    {
+        startJavaScript(false);
+    }
+    catch (const std::exception &e)
+    {
+        javaScriptStopped(std::string("its restart failed: ") + e.what());
+        return;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    const auto ms = [](auto d) { return static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()); };
+    flashmq_logf(fmq::LogNotice, "dbus-flashmq: JavaScript restarted in %lld ms; it was stopped for %lld ms", ms(now - started),
+                 ms(now - stoppedAt_));
+}
+
+void Plugin::cancelRestart()
+{
+    if (restartTask_)
+    {
+        flashmq_remove_task(restartTask_);
+        restartTask_ = 0;
+    }
+}
+
+void Plugin::giveUp(const std::string &reason)
+{
+    gaveUp_ = true;
+    cancelRestart();
+    // A worker thread cannot end the broker itself (exit() would run the process's destructors under the other
+    // threads). SIGTERM is FlashMQ's own way to quit: its main thread stops the threads, runs our deinit and exits
+    // with 0, and the service (daemontools on Venus) starts it again, or the way back to the stock plugin takes over.
+    flashmq_logf(fmq::LogError,
+                 "dbus-flashmq: JavaScript stopped again (%s) after %zu restarts within %lld minutes; giving up: ending the broker "
+                 "(SIGTERM) so that its service starts it afresh",
+                 reason.c_str(), restarts_.size(), static_cast<long long>(kRestartWindow.count()));
+    writeStatusFile(shim_.statusFile, "degraded", std::time(nullptr), "gave up after " + std::to_string(restarts_.size()) +
+                                                                          " restarts within 10 minutes; last: " + reason);
+    kill(getpid(), SIGTERM);
+}
+
 void Plugin::reduceMemory()
 {
     if (env_)
@@ -238,6 +338,11 @@ void Plugin::init(const fmq::PluginOptions &options, bool reloading)
 {
     options_ = options;
     shim_ = ShimOptions::from(options);
+    if (shim_.shutdownTimeoutAsked > shim_.shutdownTimeout)
+        flashmq_logf(fmq::LogWarning,
+                     "dbus-flashmq: plugin_opt_shutdown_timeout_ms %lld is more than the shutdown can take inside FlashMQ's wait for its "
+                     "threads (30 s); using %lld",
+                     static_cast<long long>(shim_.shutdownTimeoutAsked.count()), static_cast<long long>(shim_.shutdownTimeout.count()));
 
     if (!reloading)
     {
@@ -256,6 +361,7 @@ void Plugin::init(const fmq::PluginOptions &options, bool reloading)
     }
 
     flashmq_logf(fmq::LogNotice, "dbus-flashmq: JavaScript was not running; starting it again for the reload");
+    cancelRestart();
     // The listeners may still wait for the JavaScript that stopped; the new one starts with the broker running.
     signalReady("restart");
     stopJavaScript();
@@ -267,18 +373,27 @@ void Plugin::deinit(bool reloading)
     if (reloading)
         return;
 
-    if (javaScriptUsable() && target_)
+    quitting_ = true;
+    cancelRestart();
+    if (env_)
     {
-        env_->pump().stop();
-        shutdownDone_ = false;
-        bool done = false;
+        // Bounded whatever JavaScript does: its shutdown work gets shim_.shutdownTimeout, and whatever still runs
+        // kShutdownGrace later (a handler or an 'exit' listener that never returns) is terminated.
+        NodeEnvironment::Watchdog watchdog(*env_, shim_.shutdownTimeout + kShutdownGrace);
+        if (javaScriptUsable() && target_)
         {
-            NodeEnvironment::Scope scope(*env_);
-            done = target_->onShutdown();
+            env_->pump().stop();
+            shutdownDone_ = false;
+            bool done = false;
+            {
+                NodeEnvironment::Scope scope(*env_);
+                done = target_->onShutdown();
+            }
+            if (!done && !shutdownDone_ && !env_->runUntil([this]() { return shutdownDone_; }, shim_.shutdownTimeout))
+                flashmq_logf(fmq::LogWarning, "dbus-flashmq: JavaScript did not finish its shutdown work within %lld ms",
+                             static_cast<long long>(shim_.shutdownTimeout.count()));
         }
-        if (!done && !shutdownDone_ && !env_->runUntil([this]() { return shutdownDone_; }, shim_.shutdownTimeout))
-            flashmq_logf(fmq::LogWarning, "dbus-flashmq: JavaScript did not finish its shutdown work within %lld ms",
-                         static_cast<long long>(shim_.shutdownTimeout.count()));
+        env_->emitExit();
     }
     stopJavaScript();
 }

@@ -5,6 +5,8 @@
 #define DFMQ_PLUGIN_H
 
 #include <chrono>
+#include <ctime>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,11 +28,26 @@ struct ShimOptions
     MemoryRequest memory;                           // plugin_opt_node_platform_threads, _threadpool_size, _malloc_arena_max,
                                                     // _thread_stack_kb and the heap options in node_args; main_init only
     std::chrono::milliseconds readyTimeout{20000};  // plugin_opt_ready_timeout_ms
-    std::chrono::milliseconds shutdownTimeout{2000}; // plugin_opt_shutdown_timeout_ms
+    std::chrono::milliseconds shutdownTimeout{2000}; // plugin_opt_shutdown_timeout_ms, at most kMaxShutdownTimeout
+    std::chrono::milliseconds shutdownTimeoutAsked{2000}; // what the option said (more than the most: one line)
+    std::chrono::milliseconds restartDelay{1000};   // plugin_opt_restart_delay_ms: the first restart's delay, doubled
+    int restartLimit = 5;                           // plugin_opt_restart_limit: restarts within kRestartWindow
+    std::string statusFile;                         // plugin_opt_status_file ('': none)
 
     // Unusable values are logged and replaced by the default.
     static ShimOptions from(const fmq::PluginOptions &options);
 };
+
+// At quit FlashMQ waits 30 s for each worker thread to finish its clean-up (our deinit among it); a thread that
+// takes longer is left running while the broker tears down (the runtime included) under it. The shutdown keeps
+// well inside that: the JavaScript shutdown work gets at most this long, then a watchdog terminates JavaScript
+// kShutdownGrace later, then the environment is freed (milliseconds).
+constexpr std::chrono::milliseconds kMaxShutdownTimeout{10000};
+constexpr std::chrono::milliseconds kShutdownGrace{1000};
+// Restarts of JavaScript after it stopped by itself: the delay doubles with each restart in the window, up to
+// kMaxRestartDelay; one restart more than restartLimit within the window ends the broker.
+constexpr std::chrono::minutes kRestartWindow{10};
+constexpr std::chrono::milliseconds kMaxRestartDelay{60000};
 
 class Plugin : public BindingHost
 {
@@ -61,12 +78,18 @@ public:
     void ready() override;
     void shutdownDone() override { shutdownDone_ = true; }
     void reduceMemory() override;
+    void requestRestart(const std::string &reason) override;
 
 private:
     Plugin() = default;
 
     void startJavaScript(bool deferReadiness);
     void stopJavaScript();
+    // JavaScript stopped by itself: a restart is scheduled with backoff, or, after too many, the broker is ended.
+    void javaScriptStopped(const std::string &reason);
+    void restartJavaScript();
+    void cancelRestart();
+    void giveUp(const std::string &reason);
     bool javaScriptUsable() const;
     void flushDeferred();
     void signalReady(const char *why);
@@ -81,6 +104,13 @@ private:
     bool readySignalled_ = false;
     uint32_t readyTimeoutTask_ = 0;
     bool shutdownDone_ = false;
+
+    bool quitting_ = false;                         // deinit(false) runs: no restart
+    bool gaveUp_ = false;
+    uint32_t restartTask_ = 0;
+    std::deque<std::chrono::steady_clock::time_point> restarts_; // within kRestartWindow
+    std::chrono::steady_clock::time_point stoppedAt_{};
+    std::string stopReason_;
 
     std::vector<std::string> deferredDisconnects_;
 };

@@ -19,9 +19,16 @@ Plugin *pluginOf(void *threadData)
     return static_cast<Plugin *>(threadData);
 }
 
-void logHookFailure(const char *hook, const char *what)
+// Called from the catch blocks of the boundaries: it must not throw itself (out of memory in the broker's logger).
+void logHookFailure(const char *hook, const char *what) noexcept
 {
-    flashmq_logf(fmq::LogError, "dbus-flashmq: %s failed: %s", hook, what);
+    try
+    {
+        flashmq_logf(fmq::LogError, "dbus-flashmq: %s failed: %s", hook, what);
+    }
+    catch (...)
+    {
+    }
 }
 
 } // namespace

@@ -10,9 +10,12 @@
 #include <cstdarg>
 #include <cstring>
 #include <map>
+#include <new>
+#include <stdexcept>
 
 #include "../hooks.h"
 #include "../memory_plan.h"
+#include "../status_file.h"
 
 // The broker's opaque types, given bodies here for the fakes.
 class Client
@@ -71,6 +74,11 @@ public:
     void ready() override { readyCalls++; }
     void shutdownDone() override { shutdownDoneCalls++; }
     void reduceMemory() override { reduceMemoryCalls++; }
+    void requestRestart(const std::string &reason) override
+    {
+        restartCalls++;
+        lastRestartReason = reason;
+    }
 
     dfmq::HookTarget *target = nullptr;
     dfmq::HookRules hookRules;
@@ -78,6 +86,10 @@ public:
     int readyCalls = 0;
     int shutdownDoneCalls = 0;
     int reduceMemoryCalls = 0;
+    int restartCalls = 0;
+    std::string lastRestartReason;
+    // Host functions that throw when called (a testing switch): name -> 'bad_alloc' | 'runtime_error' | 'other'.
+    std::map<std::string, std::string> throwing;
 
     std::vector<Call> calls;
     std::map<uint32_t, Task> tasks;
@@ -89,6 +101,20 @@ FakeHost &host()
 {
     static FakeHost *h = new FakeHost();
     return *h;
+}
+
+// Throws what the switch says for this host function, as the real broker may (out of memory in a string copy,
+// FlashMQ's own errors), so the tests see what reaches JavaScript.
+void maybeThrow(const char *fn)
+{
+    auto it = host().throwing.find(fn);
+    if (it == host().throwing.end())
+        return;
+    if (it->second == "bad_alloc")
+        throw std::bad_alloc();
+    if (it->second == "runtime_error")
+        throw std::runtime_error(std::string("fake broker: ") + fn + " fails on purpose");
+    throw 42; // not a std::exception at all
 }
 
 std::shared_ptr<Client> makeClient(const std::string &clientId, const std::string &address)
@@ -108,6 +134,7 @@ extern "C"
 
 void flashmq_logf(int level, const char *format, ...)
 {
+    maybeThrow("log");
     char buf[65536];
     va_list ap;
     va_start(ap, format);
@@ -124,6 +151,7 @@ void flashmq_publish_message(const std::string &topic, const uint8_t qos, const 
                              const fmq::UserProperties *userProperties, const std::string *responseTopic, const std::string *correlationData,
                              const std::string *contentType)
 {
+    maybeThrow("publish");
     Call c;
     c.fn = "publish";
     c.topic = topic;
@@ -152,6 +180,7 @@ void flashmq_poll_remove_fd(uint32_t)
 
 uint32_t flashmq_add_task(std::function<void()> f, uint32_t delay_in_ms)
 {
+    maybeThrow("addTask");
     const uint32_t id = host().nextTask++;
     host().tasks[id] = Task{std::move(f), delay_in_ms};
     Call c;
@@ -168,6 +197,7 @@ void flashmq_remove_task(uint32_t id)
 
 void flashmq_get_client_address_v4(const std::weak_ptr<Client> &client, std::string *text, sockaddr *addr, socklen_t *addrlen)
 {
+    maybeThrow("clientAddress");
     if (addr && addrlen)
         std::memset(addr, 0, *addrlen);
     std::shared_ptr<Client> c = client.lock();
@@ -197,6 +227,7 @@ void flashmq_get_client_address_v4(const std::weak_ptr<Client> &client, std::str
 
 void flashmq_get_session_pointer(const std::string &clientid, const std::string &username, std::weak_ptr<Session> &sessionOut)
 {
+    maybeThrow("sessionPointer");
     auto it = host().sessions.find(clientid);
     if (it != host().sessions.end() && it->second->username == username)
         sessionOut = it->second;
@@ -210,6 +241,7 @@ void flashmq_get_client_pointer(const std::weak_ptr<Session> &session, std::weak
 
 void flashmq_plugin_remove_client_v4(const std::weak_ptr<Session> &session, bool alsoSession, fmq::ServerDisconnectReasons reasonCode)
 {
+    maybeThrow("removeClient");
     Call c;
     c.fn = "removeClient";
     if (auto s = session.lock())
@@ -222,6 +254,7 @@ void flashmq_plugin_remove_client_v4(const std::weak_ptr<Session> &session, bool
 void flashmq_continue_async_authentication_v4(const std::weak_ptr<Client> &client, fmq::AuthResult result, const std::string &,
                                               const std::string &, const uint32_t delay_in_ms)
 {
+    maybeThrow("continueLogin");
     Call c;
     c.fn = "continueLogin";
     if (auto cl = client.lock())
@@ -484,7 +517,21 @@ Napi::Value Counters(const Napi::CallbackInfo &info)
     o.Set("shutdownDone", host().shutdownDoneCalls);
     o.Set("reduceMemory", host().reduceMemoryCalls);
     o.Set("pendingTasks", static_cast<double>(host().tasks.size()));
+    o.Set("restart", host().restartCalls);
+    o.Set("restartReason", host().lastRestartReason);
     return o;
+}
+
+// throwFrom(fn, kind | undefined): the host function `fn` throws from now on ('bad_alloc', 'runtime_error', 'other'),
+// or no longer.
+Napi::Value ThrowFrom(const Napi::CallbackInfo &info)
+{
+    const std::string fn = str(info[0]);
+    if (info[1].IsString())
+        host().throwing[fn] = str(info[1]);
+    else
+        host().throwing.erase(fn);
+    return info.Env().Undefined();
 }
 
 // planMemory(process, request): the memory plan (native/memory_plan.cc) for the given limits and options; sizes
@@ -535,6 +582,13 @@ Napi::Value PlanMemory(const Napi::CallbackInfo &info)
     return o;
 }
 
+// statusJson(state, since, pid, reason): the text the status file gets while JavaScript is down.
+Napi::Value StatusJson(const Napi::CallbackInfo &info)
+{
+    return Napi::String::New(info.Env(), dfmq::statusJson(str(info[0]).c_str(), static_cast<std::time_t>(info[1].As<Napi::Number>().DoubleValue()),
+                                                          static_cast<long>(info[2].As<Napi::Number>().DoubleValue()), str(info[3])));
+}
+
 } // namespace
 
 namespace dfmq::testing
@@ -563,6 +617,8 @@ Napi::Object testingExports(Napi::Env env)
     t.Set("runTasks", Napi::Function::New(env, RunTasks));
     t.Set("counters", Napi::Function::New(env, Counters));
     t.Set("planMemory", Napi::Function::New(env, PlanMemory));
+    t.Set("throwFrom", Napi::Function::New(env, ThrowFrom));
+    t.Set("statusJson", Napi::Function::New(env, StatusJson));
     return t;
 }
 

@@ -32,8 +32,13 @@ interface Testing {
     reload(o: Record<string, string>): void;
     shutdown(): boolean;
     runTasks(): number;
-    counters(): { ready: number; shutdownDone: number; reduceMemory: number; pendingTasks: number };
+    counters(): { ready: number; shutdownDone: number; reduceMemory: number; pendingTasks: number; restart: number; restartReason: string };
+    /** The fake broker's function `fn` throws from now on (a C++ exception, as the real one may), or no longer. */
+    throwFrom(fn: HostFunction, kind?: 'bad_alloc' | 'runtime_error' | 'other'): void;
+    statusJson(state: string, since: number, pid: number, reason: string): string;
 }
+
+type HostFunction = 'log' | 'publish' | 'addTask' | 'clientAddress' | 'sessionPointer' | 'removeClient' | 'continueLogin';
 
 const addonPath = path.resolve(__dirname, '../../../build/Release/flashmq_binding_test.node');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -498,6 +503,70 @@ describe('native binding (test addon with a fake broker)', () => {
             assert.deepEqual(calls('removeClient'), [{ fn: 'removeClient', clientId: 'victim', alsoSession: true, reason: 135 }]);
             assert.throws(() => addon.disconnectClient('victim', 'u', false, 5), /not a disconnect reason code/);
         });
+    });
+
+    describe('a broker call that throws a C++ exception', () => {
+        const hostFunctions: HostFunction[] = ['log', 'publish', 'addTask', 'clientAddress', 'sessionPointer', 'removeClient', 'continueLogin'];
+        afterEach(() => {
+            for (const fn of hostFunctions)
+                t.throwFrom(fn);
+        });
+
+        // Before NODE_ADDON_API_CPP_EXCEPTIONS_ALL each of these ended the process (std::terminate).
+        for (const [kind, message] of [['bad_alloc', /^std::bad_alloc$/], ['runtime_error', /^fake broker: publish fails on purpose$/],
+            ['other', /^A native exception was thrown$/]] as const) {
+            it(`gives JavaScript an Error for ${kind} from publishing, and the next publish works`, () => {
+                t.throwFrom('publish', kind);
+                assert.throws(() => addon.publish('a/b', 'x'), (err: unknown) => err instanceof Error && message.test(err.message));
+                assert.throws(() => addon.publishFrames(encodeFrame('a/b', 'x')), (err: unknown) => err instanceof Error && message.test(err.message));
+                t.throwFrom('publish');
+                t.takeCalls();
+                addon.publish('a/b', 'y');
+                assert.equal(calls('publish').length, 1);
+            });
+        }
+
+        it('gives JavaScript an Error from logging, disconnecting a client and finishing a login', () => {
+            t.throwFrom('log', 'bad_alloc');
+            assert.throws(() => addon.log(LogLevel.info, 'x'), /std::bad_alloc/);
+            t.throwFrom('log');
+
+            t.login('kick', 'u', '', '10.0.0.2');
+            t.throwFrom('removeClient', 'runtime_error');
+            assert.throws(() => addon.disconnectClient('kick', 'u', false, 135), /fake broker: removeClient fails on purpose/);
+            t.throwFrom('sessionPointer', 'bad_alloc');
+            assert.throws(() => addon.disconnectClient('kick', 'u', false, 135), /std::bad_alloc/);
+            assert.throws(() => addon.clientAddress('kick', 'u'), /std::bad_alloc/);
+            t.throwFrom('sessionPointer');
+
+            let authId = 0;
+            addon.setHandlers({ login: (id: number) => { authId = id; return AuthResult.async; } });
+            assert.equal(t.login('waits', 'u', 'p', ''), AuthResult.async);
+            t.throwFrom('continueLogin', 'bad_alloc');
+            assert.throws(() => addon.finishLogin(authId, AuthResult.success), /std::bad_alloc/);
+            assert.equal(addon.stats().pendingLogins, 0, 'the login is forgotten, not finished twice');
+        });
+
+        it('answers a login with error when the broker fails inside the hook', () => {
+            addon.setHandlers({ login: () => true });
+            t.throwFrom('clientAddress', 'bad_alloc');
+            assert.equal(t.login('addr-fails', 'u', 'p', '10.0.0.3'), AuthResult.error);
+            assert.match(calls('log').map((c) => c.message).join('\n'), /login of client 'addr-fails' failed: std::bad_alloc/);
+        });
+    });
+
+    it('asks the host to restart JavaScript, with the reason', () => {
+        const before = t.counters().restart;
+        assert.throws(() => (addon as unknown as { restart(r?: unknown): void }).restart(5), /restart\(reason: string\)/);
+        (addon as unknown as { restart(r: string): void }).restart('51 uncaught errors within 0.2 s');
+        assert.equal(t.counters().restart, before + 1);
+        assert.equal(t.counters().restartReason, '51 uncaught errors within 0.2 s');
+    });
+
+    it('writes the status JavaScript cannot write as one JSON object', () => {
+        const text = t.statusJson('restarting', 1700000000, 4321, 'V8\'s heap reached its limit "quoted"\n');
+        assert.ok(text.endsWith('\n'));
+        assert.deepEqual(JSON.parse(text), { state: 'restarting', since: 1700000000, pid: 4321, reason: 'V8\'s heap reached its limit "quoted"\n' });
     });
 
     it('tells what the broker can do', () => {

@@ -57,7 +57,7 @@ describe('the memory plan', () => {
             v8Args: ['--max-semi-space-size=1', '--max-old-space-size=256'], summary: undefined, shortfall: undefined,
         });
         assert.equal(p.shortfall, '');
-        assert.match(p.summary, /^memory: limits none, stack 8 MB, RAM 25166 MB; at start 178 MB mapped, 10 MB data\. Chose 1 V8 worker, 2 pool threads, 2048 KiB thread stacks, 2 malloc arenas, young generation 1 MiB semi-spaces, old generation 256 MiB, JIT on$/);
+        assert.match(p.summary, /^memory: limits none, stack 8 MB, RAM 25166 MB; at start 178 MB mapped, 10 MB data\. Chose 1 V8 worker, 2 pool threads, 2048 KiB thread stacks, 2 malloc arenas, young generation 1 MiB semi-spaces, old generation 256 MiB, JIT on; at its heap limit V8 gets 64 MiB more while JavaScript restarts$/);
     });
 
     it('promises V8 no more than a quarter of a small machine\'s memory', () => {
@@ -76,11 +76,11 @@ describe('the memory plan', () => {
     });
 
     it('gives the old generation less as the data limit shrinks, and says what it needs when it cannot fit', () => {
-        const sizes = [200, 150, 120, 100].map((d) => plan({ ...venusArm64, dataLimit: d * MB }).oldSpaceMb);
+        const sizes = [250, 200, 150, 130].map((d) => plan({ ...venusArm64, dataLimit: d * MB }).oldSpaceMb);
         for (let i = 1; i < sizes.length; i++)
             assert.ok(sizes[i]! < sizes[i - 1]!, `${sizes.join(' > ')}`);
         const tight = plan({ ...venusArm64, dataLimit: 60 * MB });
-        assert.match(tight.shortfall, /^the data limit \(softlimit -d\) of 60 MB cannot hold the broker with the plugin: it needs about (\d+) MB \(\d+ MB besides V8's heap of at least 32 MiB\); raise it to (\d+) or more$/);
+        assert.match(tight.shortfall, /^the data limit \(softlimit -d\) of 60 MB cannot hold the broker with the plugin: it needs about (\d+) MB \(\d+ MB besides V8's heap of at least 32 MiB and the quarter more it gets at its limit\); raise it to (\d+) or more$/);
         const [, needMb, raiseTo] = /about (\d+) MB.*raise it to (\d+)/.exec(tight.shortfall)!;
         assert.ok(Number(needMb) > 60);
         assert.ok(Number(raiseTo) >= Number(needMb) * 1_000_000, 'in bytes, as softlimit takes it');
@@ -113,11 +113,21 @@ describe('the memory plan', () => {
         assert.ok(Number(rest) + p.oldSpaceMb * 1.048576 <= 150, `rest ${rest} MB + old generation ${p.oldSpaceMb} MiB`);
     });
 
+    it('keeps room under the limits for the quarter more V8 gets at its heap limit, and says how much', () => {
+        for (const [name, p, limit] of [['armhf', plan(venusArmhf), 150], ['aarch64', plan(venusArm64), 150]] as const) {
+            const [, rest] = /leaves beside about (\d+) MB for the rest/.exec(p.summary)!;
+            const [, extra] = /at its heap limit V8 gets (\d+) MiB more while JavaScript restarts$/.exec(p.summary)!;
+            assert.equal(Number(extra), Math.ceil(p.oldSpaceMb / 4), name);
+            assert.ok(Number(rest) + (p.oldSpaceMb + Number(extra)) * 1.048576 <= limit + 1, `${name}: rest ${rest} MB + ${p.oldSpaceMb} + ${extra} MiB`);
+        }
+        assert.match(plan(venusArm64, { oldSpaceGiven: true }).summary, /at its heap limit V8 gets a quarter more while JavaScript restarts$/);
+    });
+
     it('sizes to the address space on 32-bit ARM, and says what it needs beyond it', () => {
         const roomy = plan({ ...venusArmhf, addressSpaceLimit: 250 * MB });
         assert.equal(roomy.shortfall, '');
         const tight = plan({ ...venusArmhf, addressSpaceLimit: 120 * MB });
-        assert.match(tight.shortfall, /^the address-space limit \(softlimit -a\) of 120 MB cannot hold the broker with the plugin: it needs about \d+ MB \(\d+ MB besides V8's heap of at least 24 MiB\)/);
+        assert.match(tight.shortfall, /^the address-space limit \(softlimit -a\) of 120 MB cannot hold the broker with the plugin: it needs about \d+ MB \(\d+ MB besides V8's heap of at least 24 MiB and the quarter more it gets at its limit\)/);
         assert.match(tight.summary, /old generation 24 MiB \(the least it starts with\)/);
     });
 

@@ -90,12 +90,14 @@ describeWithBroker('the plugin in a real broker: life cycle', function () {
         assert.equal(fs.existsSync(marker), false);
     });
 
-    it('keeps serving when JavaScript dies through Node\'s fatal path, refuses what needs it, and restarts it on reload', async () => {
-        const broker = await start();
+    it('keeps serving when JavaScript dies through Node\'s fatal path, refuses what needs it, and a reload restarts it at once', async () => {
+        // The automatic restart is a minute away here (test/e2e/healing.test.ts has it), so the broker without
+        // JavaScript can be looked at, and the reload restarts it before that.
+        const broker = await start({ pluginOptions: { restart_delay_ms: '60000' } });
         const control = await connect(broker.port, { clientId: 'ctl' });
         const inbox = await Inbox.subscribe(control, ['probe/echo/reply', 'plain/#']);
         await control.publishAsync('probe/cmd', 'fatal');
-        await broker.waitForLog(/JavaScript ended itself \(exit code \d+\); its environment is stopped/);
+        await broker.waitForLog(/JavaScript stopped: JavaScript ended itself through Node's fatal path \(exit code \d+\)\. Restarting it in 60000 ms/);
 
         await control.publishAsync('plain/topic', 'still routed');
         await inbox.waitFor('plain/topic');
@@ -113,6 +115,32 @@ describeWithBroker('the plugin in a real broker: life cycle', function () {
         assert.equal((await inbox.waitFor('probe/echo/reply')).payload.toString(), 'ctl:back');
         await closeAll(control);
         assert.deepEqual(await broker.stop('SIGTERM'), { code: 0, signal: null });
+        assert.equal(broker.log().match(/probe loaded/g)?.length, 2, 'the pending restart was dropped');
+    });
+
+    // FlashMQ waits 30 s for each worker thread's clean-up at quit, then tears the process down under a thread
+    // that has not finished. The plugin's shutdown stays well inside: at most 10 s of JavaScript shutdown work,
+    // whatever the option says, and a watchdog that terminates JavaScript 1 s after that.
+    it('bounds the shutdown whatever shutdown_timeout_ms says: work that never finishes, a huge timeout, exit 0', async () => {
+        const broker = await start({ pluginOptions: { probe_shutdown: 'never', shutdown_timeout_ms: '600000' } });
+        await broker.waitForLog(/plugin_opt_shutdown_timeout_ms 600000 is more than the shutdown can take inside FlashMQ's wait for its threads \(30 s\); using 10000/);
+        const t0 = Date.now();
+        const exit = await broker.stop('SIGTERM', 25_000);
+        const took = Date.now() - t0;
+        assert.deepEqual(exit, { code: 0, signal: null });
+        assert.match(broker.log(), /JavaScript did not finish its shutdown work within 10000 ms/);
+        assert.ok(took >= 10_000 && took < 13_000, `the broker took ${took} ms to exit`);
+        assert.doesNotMatch(broker.log(), /threads failed to terminate/);
+    });
+
+    it('terminates a shutdown handler that never returns, and exits with 0', async () => {
+        const broker = await start({ pluginOptions: { probe_shutdown: 'spin', shutdown_timeout_ms: '200' } });
+        const t0 = Date.now();
+        const exit = await broker.stop('SIGTERM', 10_000);
+        const took = Date.now() - t0;
+        assert.deepEqual(exit, { code: 0, signal: null });
+        assert.match(broker.log(), /JavaScript still runs 1200 ms into the shutdown; terminating it/);
+        assert.ok(took < 4000, `the broker took ${took} ms to exit`);
     });
 
     it("hands the broker's own bridge state messages ($SYS, empty client id) to TypeScript", async () => {
