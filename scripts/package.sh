@@ -16,6 +16,8 @@
 #   dbus-flashmq-ts/nodejs/                   the five JavaScript files libnode reads at start (see below)
 #   dbus-flashmq-ts/dist/ts/                  the compiled TypeScript (no npm package is needed)
 #   dbus-flashmq-ts/install.sh, uninstall.sh  switch FlashMQ to this plugin and back (see scripts/venus/install.sh)
+#   dbus-flashmq-ts/watchdog.sh               the way back: the service install.sh adds returns FlashMQ to its
+#                                             stock plugin when this one does not serve
 #   dbus-flashmq-ts/lib.sh                    what the device scripts share (scripts/venus/lib.sh)
 #   dbus-flashmq-ts/ARCH, VERSION, licenses/
 #   dbus-flashmq-ts/MANIFEST                  sha256 of every file above (./VERSION's line last), checked before any
@@ -149,7 +151,7 @@ collect_payload() {
 
 # The device scripts, the link, rc/, the modes, MANIFEST, rc/'s .info, and the archive, from the payload in $pkg.
 make_archive() {
-    install -m 0755 scripts/venus/install.sh scripts/venus/uninstall.sh "$pkg/"
+    install -m 0755 scripts/venus/install.sh scripts/venus/uninstall.sh scripts/venus/watchdog.sh "$pkg/"
     install -m 0644 scripts/venus/lib.sh "$pkg/"
     echo "$arch" > "$pkg/ARCH"
     echo "$version" > "$pkg/VERSION"

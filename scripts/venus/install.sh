@@ -5,7 +5,13 @@
 #     /data/conf/dbus-flashmq-ts.options when there is one;
 #   - /data/rcS.local runs this script again (--boot) early at every boot, so the switch survives reboots and
 #     firmware updates (/data persists; a factory-reset stick removes rcS.local, and the stock plugin is back);
-#   - FlashMQ is restarted through its service (svc -t /service/flashmq).
+#   - FlashMQ is restarted through its service (svc -t /service/flashmq);
+#   - /service/dbus-flashmq-ts runs watchdog.sh, which returns FlashMQ to its stock plugin when this one does not
+#     serve (see watchdog.sh), and /run/dbus-flashmq-ts is made for the plugin's status file (writable by the
+#     broker's user, flashmq from v3.70).
+# After such a fallback, the marker .fallback in this directory names the package that fell back: --boot does not
+# switch to it again (one line says so; the rcS.local line stays, for the next package), a run by hand removes the
+# marker and tries again, and so does --boot once the package was unpacked anew (another MANIFEST).
 # The archive brings /data/dfmq-nodejs, the link to the package's nodejs/ (the path the packaged libnode reads its
 # JavaScript from); this script makes it again when it is missing.
 # It refuses, with one line, where the plugin cannot work: another architecture, Venus OS older than v3.60,
@@ -48,6 +54,22 @@ if ! "$verify" "$PKG"; then
     refuse "$dfmq_why (an unpack cut short?): unpack the archive again$back"
 fi
 
+# --- after a fallback (watchdog.sh) ---------------------------------------------------------------------------------
+version="$(cat "$PKG/VERSION" 2>/dev/null)"
+if [ -f "$PKG/.fallback" ]; then
+    if ! dfmq_fallback_pending "$PKG"; then
+        rm -f "$PKG/.fallback"
+        say "$version is another package than the one that fell back to the stock plugin: trying it"
+    elif [ "$BOOT" -eq 1 ]; then
+        [ ! -f "$conf" ] || { rm -f "$conf"; ! flashmq_up || svc -t "$service" || true; }
+        say "not switching FlashMQ to $version: it fell back to the stock plugin at $dfmq_fallback_when ($dfmq_fallback_reason); $PKG/install.sh tries again"
+        exit 0
+    else
+        rm -f "$PKG/.fallback"
+        say "trying again after the fallback to the stock plugin at $dfmq_fallback_when ($dfmq_fallback_reason)"
+    fi
+fi
+
 # --- switch -------------------------------------------------------------------------------------------------------
 link="$ROOT/data/dfmq-nodejs"
 if [ "$PKG" = "$ROOT/data/$NAME" ]; then target="$NAME/nodejs"; else target="$PKG/nodejs"; fi
@@ -56,8 +78,15 @@ if [ "$(readlink "$link" 2>/dev/null || true)" != "$target" ]; then
     ln -sfn "$target" "$link" 2>/dev/null || refuse "cannot make the link $link (is /data full?)"
 fi
 
-# The boot line before the switch: when /data is full the device stays as it was.
+# The boot line before the switch: when /data is full the device stays as it was. So does a device where the
+# way back cannot be set up.
 dfmq_hook_set "[ -x $PKG/install.sh ] && $PKG/install.sh --boot   # $NAME" || refuse "$dfmq_why"
+dfmq_status_dir || refuse "$dfmq_why"
+if [ -d "$ROOT/service" ]; then
+    dfmq_watchdog_add "$PKG" || refuse "$dfmq_why"
+else
+    say "no $ROOT/service: nothing returns FlashMQ to its stock plugin if this one fails"
+fi
 
 options="$ROOT/data/conf/$NAME.options"
 mkdir -p "${conf%/*}"
@@ -78,4 +107,6 @@ else
     svc -t "$service"
     say "FlashMQ restarted with $PKG/libdbus-flashmq-ts.so"
 fi
+# The watchdog counts from the switch.
+dfmq_watchdog_restart
 [ "$BOOT" -eq 1 ] || say "installed (Venus OS $dfmq_venus, FlashMQ $dfmq_fmq, $pkg_arch); $PKG/uninstall.sh returns to the stock plugin"

@@ -1,5 +1,6 @@
-# What the device scripts share (install.sh, uninstall.sh, rc/pre-hook.sh, rc/post-hook.sh): the one-line
-# messages, the checks of whether the plugin can work here, the MANIFEST check, and the edit of /data/rcS.local.
+# What the device scripts share (install.sh, uninstall.sh, watchdog.sh, rc/pre-hook.sh, rc/post-hook.sh): the
+# one-line messages, the checks of whether the plugin can work here, the MANIFEST check, the edit of /data/rcS.local,
+# and the way back (the watchdog's service, the plugin's status directory, the marker of a fallback).
 # POSIX sh (busybox ash on Venus OS), sourced, never run:
 #
 #   . "$here/lib.sh"
@@ -179,4 +180,107 @@ dfmq_hook_text() {
         printf '#!/bin/sh\n' || return 1
     fi
     [ -z "$2" ] || printf '%s\n' "$2"
+}
+
+# --- the way back (watchdog.sh) ------------------------------------------------------------------------------------
+# The pid of the FlashMQ process (svstat /service/flashmq) in dfmq_pid; '' when it is not up.
+dfmq_flashmq_pid() {
+    dfmq_pid=""
+    dfmq_svstat="$(svstat "$ROOT/service/flashmq" 2>/dev/null)" || dfmq_svstat=""
+    case "$dfmq_svstat" in
+        *": up (pid "*) dfmq_pid="${dfmq_svstat#*: up (pid }"; dfmq_pid="${dfmq_pid%%)*}" ;;
+    esac
+    case "$dfmq_pid" in *[!0-9]*) dfmq_pid="" ;; esac
+}
+
+# The directory of the plugin's status file (/run/dbus-flashmq-ts, a tmpfs: made again at every boot), writable by
+# the broker's user: flashmq from Venus OS v3.70, root before.
+dfmq_status_dir() {
+    dfmq_dir="$ROOT/run/$NAME"
+    if mkdir -p "$dfmq_dir" 2>/dev/null && chmod 0755 "$dfmq_dir" 2>/dev/null &&
+        { ! grep -q '^flashmq:' "$ROOT/etc/passwd" 2>/dev/null || chown flashmq "$dfmq_dir" 2>/dev/null; }; then
+        return 0
+    fi
+    dfmq_why="cannot make $dfmq_dir for the plugin's status"
+    return 1
+}
+
+# The marker of a fallback: DIR/.fallback (key=value lines: when, reason, version, manifest_sha256). watchdog.sh
+# writes it; install.sh --boot does not switch to the package it names while that package is unchanged.
+dfmq_manifest_sha() {
+    sha256sum < "$1/MANIFEST" 2>/dev/null | cut -d ' ' -f 1
+}
+
+# dfmq_fallback_mark DIR REASON: writes the marker (beside it, then renamed); 1 and dfmq_why when it cannot.
+dfmq_fallback_mark() {
+    dfmq_marker="$1/.fallback"
+    if {
+        echo "# $NAME fell back to FlashMQ's stock plugin; $1/install.sh tries again (and removes this file)."
+        echo "when=$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+        echo "reason=$2"
+        echo "version=$(cat "$1/VERSION" 2>/dev/null)"
+        echo "manifest_sha256=$(dfmq_manifest_sha "$1")"
+    } > "$dfmq_marker.tmp" 2>/dev/null && mv -f "$dfmq_marker.tmp" "$dfmq_marker" 2>/dev/null; then
+        return 0
+    fi
+    rm -f "$dfmq_marker.tmp" 2>/dev/null
+    dfmq_why="cannot write $dfmq_marker (is /data full?)"
+    return 1
+}
+
+# dfmq_fallback_pending DIR: 0 when DIR/.fallback names the package DIR holds now (not unpacked again since); then
+# dfmq_fallback_when and dfmq_fallback_reason say what happened. 1 when there is no marker, or it names another.
+dfmq_fallback_pending() {
+    dfmq_marker="$1/.fallback"
+    [ -f "$dfmq_marker" ] || return 1
+    dfmq_fallback_when="$(sed -n 's/^when=//p' "$dfmq_marker" | head -n 1)"
+    dfmq_fallback_reason="$(sed -n 's/^reason=//p' "$dfmq_marker" | head -n 1)"
+    dfmq_sha="$(sed -n 's/^manifest_sha256=//p' "$dfmq_marker" | head -n 1)"
+    [ -n "$dfmq_sha" ] && [ "$dfmq_sha" = "$(dfmq_manifest_sha "$1")" ]
+}
+
+# The watchdog's service, /service/dbus-flashmq-ts (a RAM copy made at boot: made again by install.sh --boot),
+# running DIR/watchdog.sh; svscan starts a new one within 5 s. It is made under a name svscan ignores (a leading
+# dot) and renamed, so that svscan never sees it without its run script. 1 and dfmq_why when it cannot be made.
+dfmq_watchdog_add() {
+    dfmq_wd="$ROOT/service/$NAME"
+    dfmq_run="$(printf '%s\n' '#!/bin/sh' "# $NAME's watchdog, written by $1/install.sh (see $1/watchdog.sh); $1/uninstall.sh removes it." \
+        'PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH' 'exec 2>&1' "exec /bin/sh $1/watchdog.sh")"
+    if [ -d "$dfmq_wd" ]; then
+        [ "$(cat "$dfmq_wd/run" 2>/dev/null)" != "$dfmq_run" ] || return 0
+        # Another package's: its run script is replaced; supervise runs the new one when it starts it again.
+        printf '%s\n' "$dfmq_run" > "$dfmq_wd/run.tmp" 2>/dev/null && chmod 0755 "$dfmq_wd/run.tmp" &&
+            mv -f "$dfmq_wd/run.tmp" "$dfmq_wd/run" && return 0
+        rm -f "$dfmq_wd/run.tmp"
+    else
+        dfmq_new="$ROOT/service/.$NAME.new"
+        rm -rf "$dfmq_new"
+        mkdir "$dfmq_new" 2>/dev/null && printf '%s\n' "$dfmq_run" > "$dfmq_new/run" 2>/dev/null && chmod 0755 "$dfmq_new/run" &&
+            mv "$dfmq_new" "$dfmq_wd" && return 0
+        rm -rf "$dfmq_new"
+    fi
+    dfmq_why="cannot write the watchdog's service $dfmq_wd"
+    return 1
+}
+
+# Starts the watchdog again (its state anew: a switch just happened). Nothing when supervise does not run it yet.
+dfmq_watchdog_restart() {
+    svc -t "$ROOT/service/$NAME" 2>/dev/null || true
+}
+
+# Stops the watchdog and removes its service: renamed first (svscan ignores it then, and does not start it again),
+# supervise told to stop it and exit, the directory removed.
+dfmq_watchdog_remove() {
+    dfmq_wd="$ROOT/service/$NAME"
+    [ -d "$dfmq_wd" ] || return 0
+    dfmq_old="$ROOT/service/.$NAME.removed"
+    rm -rf "$dfmq_old"
+    mv "$dfmq_wd" "$dfmq_old" || return 1
+    svc -dx "$dfmq_old" 2>/dev/null || true
+    dfmq_i=0
+    while [ "$dfmq_i" -lt 5 ] && svok "$dfmq_old" 2>/dev/null; do
+        sleep 1
+        dfmq_i=$((dfmq_i + 1))
+    done
+    rm -rf "$dfmq_old"
 }

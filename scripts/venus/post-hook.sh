@@ -2,7 +2,8 @@
 # Run by Venus OS (update-data.sh) after it unpacked a venus-data*.tar.gz from a USB stick or SD card into /data,
 # from the temporary directory that holds the archive's rc/ (rc/ never lands in /data), with one argument:
 #   success            the package in /data is checked against its MANIFEST (and the MANIFEST against the one this
-#                      archive carries), then install.sh --boot switches FlashMQ to it;
+#                      archive carries), then install.sh --boot switches FlashMQ to it (not when this very package
+#                      fell back to the stock plugin before: see install.sh);
 #   extraction-failed  (or anything else) nothing is switched to what is in /data. If FlashMQ was switched to this
 #                      plugin and the package in /data no longer matches its MANIFEST (the unpack replaced part of
 #                      it), the device goes back to the stock plugin (this rc/'s copy of uninstall.sh).
@@ -30,6 +31,8 @@ if [ "${1:-}" = success ]; then
     elif dfmq_verify "$pkg"; then
         # install.sh finds the stamp dfmq_verify wrote and does not read the package a second time.
         sh "$pkg/install.sh" --boot || exit 1
+        # The same package that fell back to the stock plugin (watchdog.sh): install.sh said it does not switch.
+        dfmq_fallback_pending "$pkg" && exit 0
         say "installed $version from the archive"
         exit 0
     fi
