@@ -115,7 +115,8 @@ std::string errorText(const Napi::Error &e)
     catch (...)
     {
     }
-    return text.empty() ? std::string("(no message)") : text;
+    // No message: JavaScript threw something that is not an Error, or it was terminated (stopped, to be restarted).
+    return text.empty() ? std::string("(no message: not an Error, or JavaScript was stopped)") : text;
 }
 
 } // namespace

@@ -266,12 +266,20 @@ void Plugin::javaScriptStopped(const std::string &reason)
                  static_cast<long long>(kRestartWindow.count()));
     writeStatusFile(shim_.statusFile, "restarting", std::time(nullptr), reason);
     cancelRestart();
-    restartTask_ = flashmq_add_task(
-        [this]() {
-            restartTask_ = 0;
-            restartJavaScript();
-        },
-        static_cast<uint32_t>(delay.count()));
+    try
+    {
+        restartTask_ = flashmq_add_task(
+            [this]() {
+                restartTask_ = 0;
+                restartJavaScript();
+            },
+            static_cast<uint32_t>(delay.count()));
+    }
+    catch (const std::exception &e)
+    {
+        // Without a restart the broker would go on without JavaScript until a reload: better started afresh.
+        giveUp(reason + "; and its restart cannot be scheduled: " + e.what());
+    }
 }
 
 void Plugin::restartJavaScript()
