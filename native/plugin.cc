@@ -247,7 +247,6 @@ void Plugin::javaScriptStopped(const std::string &reason)
         return;
     const auto now = std::chrono::steady_clock::now();
     stoppedAt_ = now;
-    stopReason_ = reason;
     while (!restarts_.empty() && now - restarts_.front() > kRestartWindow)
         restarts_.pop_front();
     if (static_cast<int>(restarts_.size()) >= shim_.restartLimit)
@@ -383,12 +382,12 @@ void Plugin::deinit(bool reloading)
 
     quitting_ = true;
     cancelRestart();
-    if (env_)
+    if (javaScriptUsable())
     {
         // Bounded whatever JavaScript does: its shutdown work gets shim_.shutdownTimeout, and whatever still runs
         // kShutdownGrace later (a handler or an 'exit' listener that never returns) is terminated.
         NodeEnvironment::Watchdog watchdog(*env_, shim_.shutdownTimeout + kShutdownGrace);
-        if (javaScriptUsable() && target_)
+        if (target_)
         {
             env_->pump().stop();
             shutdownDone_ = false;

@@ -110,7 +110,6 @@ private:
     uint32_t restartTask_ = 0;
     std::deque<std::chrono::steady_clock::time_point> restarts_; // within kRestartWindow
     std::chrono::steady_clock::time_point stoppedAt_{};
-    std::string stopReason_;
 
     std::vector<std::string> deferredDisconnects_;
 };

@@ -215,7 +215,7 @@ describeWithBroker('the plugin in a real broker: life cycle', function () {
     it('finds the product entry next to the plugin in the build tree', async () => {
         const broker = await start({ entry: null, pluginOptions: { portal_id: 'e2e0portal' } });
         await broker.waitForLog(new RegExp(`JavaScript entry '${path.join(repoRoot, 'dist/ts/index.js').replace(/[./]/g, '\\$&')}' loaded`));
-        await broker.waitForLog(/dbus-flashmq: started \(plugin API 4, Node 18\./);
+        await broker.waitForLog(/dbus-flashmq: (dbus-flashmq-ts \S+ )?started \(.*Node 18\./); // with or without the package's name
     });
 
     it('does not start without a portal id, and says where it looked', async () => {
