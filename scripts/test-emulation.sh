@@ -2,11 +2,12 @@
 # The Venus packages under emulation: builds what is missing (for each target libxcrypt as Venus has it, FlashMQ and
 # the package; each step idempotent), then runs test/emulation: the packages under qemu-user on a Venus-like root, and
 # their libraries, symbol versions and symbols resolved on that root. CI runs it after the README's test command.
-# test/emulation/gx-vm.test.ts is the short check of a GX device under full-system qemu (npm run test:gx: all of it).
+# test/emulation/gx-vm.test.ts is the short check of a GX device under full-system qemu, gx-fallback.test.ts the short
+# check of the way back (the watchdog) on one (npm run test:gx: all of both).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
-for test in venus-package venus-closure gx-vm; do
+for test in venus-package venus-closure gx-vm gx-fallback; do
     [ -f "dist/test/emulation/$test.test.js" ] || { npm run build:ts >/dev/null; break; }
 done
 for arch in armhf arm64; do

@@ -2,9 +2,9 @@
 # The boot of the emulated GX device (scripts/gx-vm.sh): busybox init runs it once (/etc/inittab `sysinit`) before
 # it starts svscan and the host's command agent. In the order of a Venus OS boot, as far as FlashMQ is concerned:
 # kernel modules, /proc /sys /dev, /run (tmpfs), /data (the persistent disk, /dev/vda), /var/log -> /data/log,
-# /service (a RAM copy of /opt/victronenergy/service), the root made read-only, /data/rcS.local (as Venus's
-# custom-rc-early.sh runs it, before any service starts), the system bus (dbus-daemon). Writes to the console
-# (the serial port, captured by the host).
+# syslogd (/var/log/messages), /service (a RAM copy of /opt/victronenergy/service), the root made read-only,
+# /data/rcS.local (as Venus's custom-rc-early.sh runs it, before any service starts), the system bus (dbus-daemon).
+# Writes to the console (the serial port, captured by the host).
 PATH=/sbin:/usr/sbin:/bin:/usr/bin
 export PATH
 say() { echo "gx-vm: $*"; }
@@ -35,6 +35,9 @@ else
     mount -t tmpfs -o mode=0755 tmpfs /data
     mkdir -p /data/log /data/conf /data/venus
 fi
+
+# A syslog for the lines add-ons log (logger -t ...: install.sh, the watchdog), kept in /data like the services' logs.
+syslogd -O /var/log/messages || say "cannot start syslogd"
 
 # The control share of the host (scripts/gx-vm/agent.sh works there).
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,cache=none host /host || say "cannot mount the host's share at /host"

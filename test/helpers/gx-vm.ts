@@ -19,8 +19,11 @@ import * as path from 'node:path';
 import { Variant } from 'dbus-next';
 import * as dbus from 'dbus-next';
 
+import type { MqttClient } from 'mqtt';
+
 import { call, closeClient } from './dbus-daemon';
 import { freePort, hasCommand, repoRoot, sleep } from './flashmq';
+import { closeAll, connect, Inbox } from './mqtt';
 
 export type GxArch = 'armhf' | 'arm64';
 export const GX_ARCHS: readonly GxArch[] = ['armhf', 'arm64'];
@@ -635,4 +638,70 @@ export function packageFor(arch: GxArch): string | undefined {
     const dir = path.join(repoRoot, 'packages');
     const name = fs.existsSync(dir) ? fs.readdirSync(dir).find((f) => f.startsWith('venus-data-dbus-flashmq-ts-') && f.endsWith(`-${arch}.tar.gz`)) : undefined;
     return name === undefined ? undefined : path.join(dir, name);
+}
+
+// --- the way back (scripts/venus/watchdog.sh) -------------------------------------------------------------------------
+
+/** What the plugin's status file says (/run/dbus-flashmq-ts/status) and FlashMQ's process now. */
+export interface PluginServing {
+    flashmqPid?: number;
+    state?: string;
+    statusPid?: number;
+    /** The plugin says it serves (ready or degraded) in the FlashMQ process that runs now. */
+    serving: boolean;
+}
+
+export async function pluginServing(vm: GxVm): Promise<PluginServing> {
+    const flashmqPid = await servicePid(vm);
+    const text = await vm.sh('cat /run/dbus-flashmq-ts/status 2>/dev/null || true');
+    let state: string | undefined;
+    let statusPid: number | undefined;
+    try {
+        const status = JSON.parse(text) as { state?: unknown; pid?: unknown };
+        state = typeof status.state === 'string' ? status.state : undefined;
+        statusPid = typeof status.pid === 'number' ? status.pid : undefined;
+    } catch {
+        // none yet, or being replaced
+    }
+    return { flashmqPid, state, statusPid, serving: flashmqPid !== undefined && statusPid === flashmqPid && (state === 'ready' || state === 'degraded') };
+}
+
+/** Waits until the plugin serves in the FlashMQ process that runs (what the watchdog waits for). */
+export async function waitUntilServing(vm: GxVm, timeoutMs = 180_000): Promise<PluginServing> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        const now = await pluginServing(vm);
+        if (now.serving)
+            return now;
+        if (Date.now() > deadline)
+            throw new Error(`the plugin does not serve within ${timeoutMs / 1000} s: ${JSON.stringify(now)}`);
+        await sleep(1000);
+    }
+}
+
+let probes = 0;
+
+/**
+ * Whether the device's MQTT is available to a client: its CONNECT answered with CONNACK, then a message published on a
+ * topic it subscribed to (dfmq-probe/<client id>) comes back through the broker, all within timeoutMs. Our plugin
+ * passes it as the stock plugin does (LAN MQTT on).
+ */
+export async function mqttRoundTrip(vm: GxVm, timeoutMs = 4000): Promise<boolean> {
+    const id = `dfmq-probe-${process.pid}-${++probes}`;
+    let client: MqttClient | undefined;
+    const attempt = async (): Promise<boolean> => {
+        client = await connect(vm.mqttPort, { protocolVersion: 4, clientId: id, connectTimeout: timeoutMs });
+        const inbox = await Inbox.subscribe(client, `dfmq-probe/${id}`);
+        await client.publishAsync(`dfmq-probe/${id}`, 'round trip');
+        await inbox.waitFor(`dfmq-probe/${id}`, timeoutMs);
+        return true;
+    };
+    const run = attempt().catch(() => false);
+    try {
+        return (await within(run, timeoutMs)) === true;
+    } finally {
+        // A connection that comes after the time is closed when it comes.
+        void run.finally(() => closeAll(client));
+        await closeAll(client);
+    }
 }

@@ -210,8 +210,8 @@ if [ "$how" = down ]; then echo "$1: down 4000000000 seconds, normally up"; else
         });
         watchdogs.push(child);
         let out = '';
-        child.stdout!.on('data', (b: Buffer) => { out += b.toString(); });
-        child.stderr!.on('data', (b: Buffer) => { out += b.toString(); });
+        child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
+        child.stderr.on('data', (b: Buffer) => { out += b.toString(); });
         return { process: child, output: () => out, startedAt: Date.now() };
     }
 
