@@ -16,6 +16,7 @@ describe('plugin options', () => {
         [{ debug: 'OFF' }, { debug: false }, []],
         [{ debug: 'maybe' }, {}, [/plugin_opt_debug: 'maybe' is not true or false/]],
         [{ entry: '/x.js', node_args: '--a', ready_timeout_ms: '1', shutdown_timeout_ms: '2', node_platform_threads: '1' }, {}, []],
+        [{ restart_delay_ms: '500', restart_limit: '3' }, {}, []],
         [{ dbus_client: 'dbus-next' }, {}, [/plugin_opt_dbus_client: the plugin has one D-Bus client now \(its own\); ignored/]],
         [{ thread_stack_kb: '1024', malloc_arena_max: '1', threadpool_size: '1' }, {}, []],
         [{ read_items_per_second: '1000', all_read_items_per_second: '100000' }, { readItemsPerSecond: 1000, allReadItemsPerSecond: 100_000 }, []],
