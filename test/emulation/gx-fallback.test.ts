@@ -8,8 +8,8 @@
 // ours cannot serve with these faults). Between faults the package is repaired and install.sh run by hand (which
 // clears the marker and tries again).
 //
-// The short check (npm run test:emulation, CI): armhf, a missing libnode, then a reboot (install.sh --boot honours
-// the marker: still the stock plugin) and install.sh by hand (ours again). With DFMQ_GX_FULL=1 (npm run test:gx): on
+// The short check (npm run test:emulation, CI): armhf, a missing libnode, then, repaired, a reboot (install.sh --boot
+// honours the marker: still the stock plugin) and install.sh by hand (ours again). With DFMQ_GX_FULL=1 (npm run test:gx): on
 // each target of DFMQ_GX_ARCHS, also a missing plugin, a plugin cut short, the other architecture's plugin, an entry
 // that throws at load, and JavaScript stuck at load (a busy loop: FlashMQ up, MQTT not served, the status never
 // "ready"), the last with the readiness bound shortened to 60 s for the test (the device's is 300 s) and the clock
@@ -171,7 +171,21 @@ for (const arch of ARCHS) {
             assert.ok(await mqttRoundTrip(vm!, 10_000), 'MQTT available through our plugin');
         });
 
-        for (const fault of faults) {
+        /** Puts back the files a fault changed (as unpacking the archive again would). */
+        async function repair(v: GxVm, fault: Fault): Promise<void> {
+            await v.sh(`for f in ${fault.files.join(' ')}; do cp -p /data/fault-backup/$(basename $f) ${P}/$f; done && rm -rf /data/fault-backup`);
+        }
+
+        /** Tried again by hand: the marker goes, ours serves again, with the watchdog's own run script. */
+        async function tryAgain(v: GxVm): Promise<void> {
+            const again = await v.sh(`${P}/install.sh`);
+            assert.match(again, /trying again after the fallback to the stock plugin at /);
+            assert.equal((await v.run(`test -e ${P}/.fallback`)).code, 1, 'the marker is gone');
+            await waitUntilServing(v);
+            assert.doesNotMatch(await v.sh('cat /service/dbus-flashmq-ts/run'), /DFMQ_WATCHDOG/, 'the watchdog\'s own run script again');
+        }
+
+        const faultTest = (fault: Fault, repairAfter: boolean): void => {
             it(`comes back on the stock plugin after ${fault.name}`, async function () {
                 if (fault.otherArch && !otherSo)
                     this.skip();
@@ -183,7 +197,7 @@ for (const arch of ARCHS) {
                     await v.sh(`sed -i 's|^exec /bin/sh |exec env DFMQ_WATCHDOG_READY_S=${TEST_READY_S} /bin/sh |' /service/dbus-flashmq-ts/run && svc -t /service/dbus-flashmq-ts`);
                 }
                 const other = fault.otherArch ? v.shareFile(otherSo!) : undefined;
-                await v.sh(fault.inject(other));
+                await v.sh(`${fault.inject(other)}${other ? ` && rm -f ${other}` : ''}`);
                 const after = await logEnd(v);
                 const t0 = Date.now();
                 await v.sh('svc -t /service/flashmq');
@@ -203,8 +217,7 @@ for (const arch of ARCHS) {
                 const marker = await v.sh(`cat ${P}/.fallback`);
                 const reason = /^reason=(.*)$/m.exec(marker)?.[1] ?? '';
                 assert.match(reason, fault.reason);
-                assert.match(marker, /^manifest_sha256=[0-9a-f]{64}$/m);
-                assert.equal(/^manifest_sha256=(.*)$/m.exec(marker)![1], (await v.sh(`sha256sum < ${P}/MANIFEST`)).split(' ')[0]);
+                assert.equal(/^manifest_sha256=(.*)$/m.exec(marker)?.[1], (await v.sh(`sha256sum < ${P}/MANIFEST`)).split(' ')[0]);
                 const syslog = await v.sh('grep "dbus-flashmq-ts: " /var/log/messages');
                 assert.ok(syslog.includes(`dbus-flashmq-ts: ${reason}: FlashMQ is back on its stock plugin`), syslog);
                 const log = (await flashmqLog(v)).filter((l) => l.at > after);
@@ -215,27 +228,20 @@ for (const arch of ARCHS) {
                 }
                 report.push(`${fault.name}: ${starts} FlashMQ starts, then the stock plugin; MQTT unavailable ${seconds(unavailable)} ` +
                     `(svc -t to a client's CONNACK and round trip); "${reason}${/killed/.test(syslog) ? ' (killed: svc -t did not end it)' : ''}"`);
-
-                // Repaired (as unpacking the archive again would), and tried again by hand.
-                await v.sh(`for f in ${fault.files.join(' ')}; do cp -p /data/fault-backup/$(basename $f) ${P}/$f; done && rm -rf /data/fault-backup${other ? ` ${other}` : ''}`);
-                const again = await v.sh(`${P}/install.sh`);
-                assert.match(again, /trying again after the fallback to the stock plugin at /);
-                assert.equal((await v.run(`test -e ${P}/.fallback`)).code, 1, 'the marker is gone');
-                await waitUntilServing(v);
-                assert.doesNotMatch(await v.sh('cat /service/dbus-flashmq-ts/run'), /DFMQ_WATCHDOG/, 'the watchdog\'s own run script again');
+                if (repairAfter) {
+                    await repair(v, fault);
+                    await tryAgain(v);
+                }
             });
-        }
+        };
 
-        it('after a fallback, a reboot keeps the stock plugin (install.sh --boot honours the marker); install.sh by hand tries again', async () => {
+        // The first fault is left in place for a reboot; the next test repairs it.
+        faultTest(faults[0]!, false);
+
+        it('after a fallback, a reboot keeps the stock plugin (install.sh --boot honours the marker), also once repaired; install.sh by hand tries again', async () => {
             const v = vm!;
-            await v.sh(`cp -p ${P}/lib/libnode.so.108 /data/libnode.keep && rm -f ${P}/lib/libnode.so.108 && svc -t /service/flashmq`);
-            const deadline = Date.now() + 120_000;
-            while ((await v.run(`test -e ${P}/.fallback`)).code !== 0) {
-                assert.ok(Date.now() < deadline, 'no fallback');
-                await sleep(1000);
-            }
-            await v.sh(`mv /data/libnode.keep ${P}/lib/libnode.so.108`); // repaired, but nobody asked to try again
-            // FlashMQ's starts so far: the log is kept in /data (its times may run ahead: a fault sets the clock).
+            await repair(v, faults[0]!); // repaired, but nobody asked to try again
+            // FlashMQ's starts so far: the log is kept in /data.
             const starts = async (): Promise<number> => (await flashmqLog(v)).filter((l) => l.text.startsWith('*** starting flashmq ***')).length;
             const before = await starts();
             const t0 = Date.now();
@@ -249,13 +255,13 @@ for (const arch of ARCHS) {
             report.push(`reboot after a fallback: booted in ${seconds(v.bootedAt - t0)}, MQTT on the stock plugin`);
             assert.equal((await v.sh('ls /run/flashmq')).trim(), '');
             assert.match(await v.sh('cat /data/rcS.local'), /install\.sh --boot {3}# dbus-flashmq-ts$/m, 'the boot line stays');
-            assert.match((await v.sh('grep "dbus-flashmq-ts: " /var/log/messages | tail -n 1')).trim(), /dbus-flashmq-ts: not switching FlashMQ to \S+: it fell back to the stock plugin at .*; \/data\/dbus-flashmq-ts\/install\.sh tries again$/);
-            await sleep(5000);
-            assert.equal((await v.sh('ls /run/flashmq')).trim(), '', 'and stays there');
-            const again = await v.sh(`${P}/install.sh`);
-            assert.match(again, /trying again/);
-            await waitUntilServing(v);
+            assert.match((await v.sh('grep "dbus-flashmq-ts: " /var/log/messages | tail -n 1')).trim(),
+                /dbus-flashmq-ts: not switching FlashMQ to \S+: it fell back to the stock plugin at .*; \/data\/dbus-flashmq-ts\/install\.sh tries again$/);
+            await tryAgain(v);
         });
+
+        for (const fault of faults.slice(1))
+            faultTest(fault, true);
 
         it('uninstall.sh removes the watchdog with the rest', async () => {
             const out = await vm!.sh(`${P}/uninstall.sh`);
