@@ -1,7 +1,9 @@
 // The plugin's D-Bus client connection: a socket, EXTERNAL authentication, Hello, and messages marshalled by
 // encode.ts and read by decode.ts (header fields at once, bodies on demand, in place in the bytes received). It
 // implements BusConnection (connection.ts). What it allocates per message is what the per-change cost and the
-// latency tails of the plugin come down to, so it allocates little.
+// latency tails of the plugin come down to, so it allocates little; a large message is held once, in a buffer of its
+// size that the socket reads into (decode.ts). For months on end: serials wrap (serial.ts), and what waits to be sent
+// while the bus does not keep up is bounded (outgoing.ts).
 
 import * as net from 'node:net';
 
