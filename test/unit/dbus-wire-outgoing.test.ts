@@ -34,21 +34,21 @@ const cases: Case[] = [
         steps: [['full'], ['send', 'a', 10], ['send', 'b', 60, 1], ['send', 'c', 50, 2], ['send', 'd', 30, 3], ['send', 'e', 20, 4],
             ['wait', 2500], ['drain']],
         written: ['a', 'b', 'd'], refused: ['c', 'e'],
-        reports: [/^the bus does not take our messages as fast as we send them: 100 bytes wait to be sent; calls fail at once until it catches up \(time 1 on this connection\)$/,
-            /^the bus takes our messages again after 2\.5 s; 2 messages were refused meanwhile \(time 1 on this connection\)$/],
+        reports: [/^the bus does not take our messages as fast as we send them: 100 bytes wait to be sent; calls fail at once until it catches up \(episode 1\)$/,
+            /^the bus takes our messages again after 2\.5 s; 2 messages were refused meanwhile \(episode 1\)$/],
     },
     {
         name: 'reports a second episode again',
         limit: 10,
         steps: [['full'], ['send', 'a', 1], ['send', 'b', 20, 1], ['drain'], ['full'], ['send', 'c', 1], ['send', 'd', 20, 2], ['drain']],
         written: ['a', 'c'], refused: ['b', 'd'],
-        reports: [/time 1 on/, /1 message was refused meanwhile \(time 1 on/, /time 2 on/, /1 message was refused meanwhile \(time 2 on/],
+        reports: [/up \(episode 1\)$/, /1 message was refused meanwhile \(episode 1\)$/, /up \(episode 2\)$/, /1 message was refused meanwhile \(episode 2\)$/],
     },
     {
         name: 'ends an episode only when all that waited is on its way',
         limit: 20,
         steps: [['full'], ['send', 'a', 1], ['send', 'b', 10, 1], ['send', 'c', 10, 2], ['send', 'd', 10, 3], ['full'], ['drain']],
-        written: ['a', 'b'], refused: ['d'], reports: [/time 1 on/], waitingBytes: 10,
+        written: ['a', 'b'], refused: ['d'], reports: [/up \(episode 1\)$/], waitingBytes: 10,
     },
     {
         name: 'goes on at the next drain after the buffer filled again during a flush',
@@ -73,7 +73,7 @@ const cases: Case[] = [
     {
         name: 'refuses a message larger than the limit while the socket is full, and writes it when it has room',
         limit: 100, steps: [['send', 'a', 200], ['full'], ['send', 'b', 1], ['send', 'c', 200, 1], ['drain'], ['send', 'd', 200]],
-        written: ['a', 'b', 'd'], refused: ['c'], reports: [/time 1 on/, /1 message was refused/],
+        written: ['a', 'b', 'd'], refused: ['c'], reports: [/up \(episode 1\)$/, /1 message was refused/],
     },
 ];
 
@@ -121,6 +121,18 @@ describe('the way out to the bus (bounded, in order)', () => {
             assert.equal(out.waitingBytes, c.waitingBytes ?? 0);
         });
     }
+
+    it('numbers the episodes across the connections of one client', () => {
+        const episodes = { count: 0 };
+        const reports: string[] = [];
+        for (let connection = 0; connection < 2; connection++) {
+            const out = new Outgoing({ write: () => false }, { limitBytes: 1, wanted: () => true, report: (p) => reports.push(p), episodes });
+            out.send(new Uint8Array(1));
+            out.send(new Uint8Array(2), 1);
+            out.drained();
+        }
+        assert.deepEqual(reports.map((r) => /\(episode (\d)\)$/.exec(r)?.[1]), ['1', '1', '2', '2']);
+    });
 
     it('forgets what waits when the connection ends', () => {
         const written: number[] = [];

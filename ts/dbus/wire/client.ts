@@ -80,9 +80,13 @@ export interface WireTuning {
     outgoingLimitBytes: number;
     /** Allocates the buffer of an incoming message that spans reads. */
     allocate: (bytes: number) => Buffer;
+    /** The count of episodes of a bus that did not keep up, shared by a client's connections (see outgoing.ts). */
+    episodes: { count: number };
 }
 
-const defaultTuning: WireTuning = { firstSerial: 1, outgoingLimitBytes: OUTGOING_LIMIT_BYTES, allocate: (bytes) => Buffer.allocUnsafe(bytes) };
+const defaultTuning = (): WireTuning => ({
+    firstSerial: 1, outgoingLimitBytes: OUTGOING_LIMIT_BYTES, allocate: (bytes) => Buffer.allocUnsafe(bytes), episodes: { count: 0 },
+});
 
 /** The client's connection once authenticated; exported for the unit tests, which give it a fake socket. */
 export class NativeConnection extends DemuxConnection {
@@ -94,12 +98,14 @@ export class NativeConnection extends DemuxConnection {
 
     constructor(reading: ReadingSocket<WireSocket>, private readonly report: ProblemReporter, tuning: Partial<WireTuning> = {}) {
         super();
-        const t = { ...defaultTuning, ...tuning };
+        const t = { ...defaultTuning(), ...tuning };
         this.socket = reading.socket;
         this.outgoingLimit = t.outgoingLimitBytes;
         this.serials = new Serials(t.firstSerial);
         this.stream = new MessageStream({ readBuffer: reading.readBuffer, allocate: t.allocate });
-        this.outgoing = new Outgoing(this.socket, { limitBytes: t.outgoingLimitBytes, wanted: (serial) => this.isPending(serial), report });
+        this.outgoing = new Outgoing(this.socket, {
+            limitBytes: t.outgoingLimitBytes, wanted: (serial) => this.isPending(serial), report, episodes: t.episodes,
+        });
         reading.onBytes = (buf, length) => this.onData(buf, length);
         reading.target = () => this.stream.readTarget();
         this.socket.on('drain', () => this.outgoing.drained());
@@ -288,6 +294,7 @@ function open(address: BusAddress, timeoutMs: number): Promise<ReadingSocket> {
  * take our messages. `tuning` is for tests.
  */
 export function nativeConnector(report: ProblemReporter = () => undefined, tuning: Partial<WireTuning> = {}): Connector {
+    const shared: Partial<WireTuning> = { episodes: { count: 0 }, ...tuning };
     return async (address, timeoutMs) => {
         const candidates = parseAddresses(address);
         if (candidates.length === 0)
@@ -299,7 +306,7 @@ export function nativeConnector(report: ProblemReporter = () => undefined, tunin
                 reading = await open(candidate, timeoutMs);
                 reading.socket.setNoDelay(true);
                 await authenticate(reading, timeoutMs);
-                const connection = new NativeConnection(reading, report, tuning);
+                const connection = new NativeConnection(reading, report, shared);
                 const hello = await connection.call({
                     destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'Hello',
                 }, timeoutMs);

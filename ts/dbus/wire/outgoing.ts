@@ -33,6 +33,11 @@ export interface OutgoingOptions {
     report: (problem: string) => void;
     /** Milliseconds, for how long the bus did not keep up. */
     now?: () => number;
+    /**
+     * Counts the episodes (a first refusal to catching up), shared by the connections of one client: each line names
+     * its episode, so that a log that says a cause once (the bridge's) says every episode, on every connection.
+     */
+    episodes?: { count: number };
 }
 
 interface Waiting {
@@ -52,12 +57,13 @@ export class Outgoing {
     private head = 0;
     private bytes = 0;
     private refusedTotal = 0;
-    private episodes = 0;
-    private episode: { since: number; refused: number } | undefined;
+    private readonly episodes: { count: number };
+    private episode: { since: number; refused: number; number: number } | undefined;
     private readonly now: () => number;
 
     constructor(private readonly transport: Transport, private readonly options: OutgoingOptions) {
         this.now = options.now ?? Date.now;
+        this.episodes = options.episodes ?? { count: 0 };
     }
 
     /** Bytes waiting to be handed to the socket. */
@@ -132,10 +138,9 @@ export class Outgoing {
     private refuse(): void {
         this.refusedTotal++;
         if (!this.episode) {
-            this.episodes++;
-            this.episode = { since: this.now(), refused: 0 };
+            this.episode = { since: this.now(), refused: 0, number: ++this.episodes.count };
             this.options.report(`the bus does not take our messages as fast as we send them: ${describeBytes(this.options.limitBytes)} `
-                + `wait to be sent; calls fail at once until it catches up (time ${this.episodes} on this connection)`);
+                + `wait to be sent; calls fail at once until it catches up (episode ${this.episode.number})`);
         }
         this.episode.refused++;
     }
@@ -145,7 +150,7 @@ export class Outgoing {
             return;
         const seconds = ((this.now() - this.episode.since) / 1000).toFixed(1);
         this.options.report(`the bus takes our messages again after ${seconds} s; ${this.episode.refused} `
-            + `${this.episode.refused === 1 ? 'message was' : 'messages were'} refused meanwhile (time ${this.episodes} on this connection)`);
+            + `${this.episode.refused === 1 ? 'message was' : 'messages were'} refused meanwhile (episode ${this.episode.number})`);
         this.episode = undefined;
     }
 }
