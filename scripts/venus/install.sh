@@ -105,8 +105,8 @@ elif [ "$BOOT" -eq 1 ] && ! flashmq_up; then
     : # early at boot: FlashMQ starts later and reads the file then
 else
     svc -t "$service"
+    # The watchdog counts from the switch (one that runs already would count this restart).
+    dfmq_watchdog_restart
     say "FlashMQ restarted with $PKG/libdbus-flashmq-ts.so"
 fi
-# The watchdog counts from the switch.
-dfmq_watchdog_restart
 [ "$BOOT" -eq 1 ] || say "installed (Venus OS $dfmq_venus, FlashMQ $dfmq_fmq, $pkg_arch); $PKG/uninstall.sh returns to the stock plugin"

@@ -89,7 +89,7 @@ describe('the Venus install and uninstall scripts', () => {
         const hook = read(path.join(d.root, 'data/rcS.local'));
         assert.equal(hook.split('\n').filter((l) => l.endsWith('# dbus-flashmq-ts')).length, 1);
         assert.match(hook, /^#!\/bin\/bash\n\/data\/other-addon\/setup\.sh\n/);
-        assert.equal(read(d.calls).split('\n').filter((l) => l.startsWith('svc -t')).length, 2, 'FlashMQ was up: restarted at boot too');
+        assert.equal(read(d.calls).split('\n').filter((l) => l === `svc -t ${d.root}/service/flashmq`).length, 2, 'FlashMQ was up: restarted at boot too');
     });
 
     it('does not restart a FlashMQ that is not up yet at boot (it reads the file when it starts)', () => {
@@ -134,7 +134,7 @@ describe('the Venus install and uninstall scripts', () => {
         assert.ok(!fs.existsSync(path.join(d.root, 'run/flashmq/dbus-flashmq-ts.conf')));
         assert.ok(!fs.existsSync(path.join(d.root, 'data/dfmq-nodejs')));
         assert.equal(read(path.join(d.root, 'data/rcS.local')), '#!/bin/sh\n/data/other-addon/setup.sh\n');
-        assert.equal(read(d.calls).split('\n').filter((l) => l.startsWith('svc -t')).length, 2);
+        assert.equal(read(d.calls).split('\n').filter((l) => l === `svc -t ${d.root}/service/flashmq`).length, 2);
         assert.match(r.out, /FlashMQ restarted with its stock plugin/);
         assert.ok(fs.existsSync(d.pkg), 'the package stays');
     });
