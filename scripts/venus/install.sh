@@ -19,8 +19,11 @@
 # cut short): then, if FlashMQ was switched to this package, it is switched back to the stock plugin.
 # ./uninstall.sh undoes all of it.
 #
-#   /data/dbus-flashmq-ts/install.sh [--boot]
+#   /data/dbus-flashmq-ts/install.sh [--boot | --reload]
 #
+# --reload: after an edit of /data/conf/dbus-flashmq-ts.options, writes the conf again and has FlashMQ re-read it
+# (svc -h, a SIGHUP): the options that can change while running apply at once, and the plugin's log line names those
+# that take effect only when FlashMQ restarts (this script without --reload restarts it).
 # --boot (from rcS.local and rc/post-hook.sh): quiet when all is well, restarts FlashMQ only when it already runs,
 # and checks the MANIFEST in full only when a file was written since the last full check (see dfmq_verify_cheap in
 # lib.sh): a full check reads the whole package, seconds on a GX device, at every boot otherwise.
@@ -30,13 +33,45 @@ PKG="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=scripts/venus/lib.sh
 . "$PKG/lib.sh"
 BOOT=0
-[ "${1:-}" = --boot ] && BOOT=1
+RELOAD=0
+case "${1:-}" in
+    --boot) BOOT=1 ;;
+    --reload) RELOAD=1 ;;
+    '') ;;
+    *) refuse "unknown option '$1' (install.sh [--boot | --reload])" ;;
+esac
 
 conf="$ROOT/run/flashmq/$NAME.conf"
 service="$ROOT/service/flashmq"
+options="$ROOT/data/conf/$NAME.options"
 flashmq_up() {
     svstat "$service" 2>/dev/null | grep -q ': up'
 }
+
+# The conf FlashMQ reads from /run/flashmq: this plugin, and the plugin_opt_ lines of the options file.
+write_conf() {
+    mkdir -p "${conf%/*}"
+    {
+        echo "# Written by $PKG/install.sh (again at every boot): FlashMQ loads this plugin instead of the stock one."
+        echo "# $PKG/uninstall.sh removes it. Plugin options go in /data/conf/$NAME.options (plugin_opt_<name> <value>);"
+        echo "# $PKG/install.sh --reload applies an edit of them."
+        echo "plugin $PKG/libdbus-flashmq-ts.so"
+        [ ! -r "$options" ] || grep -E '^[[:space:]]*plugin_opt_[A-Za-z0-9_]+[[:space:]]' "$options" || true
+    } > "$conf.tmp"
+    mv "$conf.tmp" "$conf"
+}
+
+if [ "$RELOAD" -eq 1 ]; then
+    [ -f "$conf" ] || refuse "FlashMQ is not switched to this plugin (not installed, or back on its stock plugin: see $PKG/.fallback); $PKG/install.sh switches it"
+    write_conf
+    if [ -d "$service" ] && flashmq_up; then
+        svc -h "$service"
+        say "FlashMQ re-reads its configuration: the options of $options that can change while running apply now; its log names those that take effect when FlashMQ restarts ($PKG/install.sh restarts it)"
+    else
+        say "FlashMQ is not running: it reads the options of $options when it starts"
+    fi
+    exit 0
+fi
 
 # --- can it work here? --------------------------------------------------------------------------------------------
 pkg_arch="$(cat "$PKG/ARCH")"
@@ -88,15 +123,7 @@ else
     say "no $ROOT/service: nothing returns FlashMQ to its stock plugin if this one fails"
 fi
 
-options="$ROOT/data/conf/$NAME.options"
-mkdir -p "${conf%/*}"
-{
-    echo "# Written by $PKG/install.sh (again at every boot): FlashMQ loads this plugin instead of the stock one."
-    echo "# $PKG/uninstall.sh removes it. Plugin options go in /data/conf/$NAME.options (plugin_opt_<name> <value>)."
-    echo "plugin $PKG/libdbus-flashmq-ts.so"
-    [ ! -r "$options" ] || grep -E '^[[:space:]]*plugin_opt_[A-Za-z0-9_]+[[:space:]]' "$options" || true
-} > "$conf.tmp"
-mv "$conf.tmp" "$conf"
+write_conf
 
 # --- restart FlashMQ through its service --------------------------------------------------------------------------
 if [ ! -d "$service" ]; then

@@ -80,6 +80,26 @@ describe('the Venus install and uninstall scripts', () => {
         assert.match(r.out, /dbus-flashmq-ts: installed \(Venus OS v3\.70, FlashMQ 1\.23, armhf\)/);
     });
 
+    it('applies an edit of the options file with --reload: the conf written again and a SIGHUP, no restart', () => {
+        const d = device();
+        const options = path.join(d.root, 'data/conf/dbus-flashmq-ts.options');
+        assert.equal(run(d, 'install.sh', ['--reload']).status, 1, 'not switched yet: nothing to reload');
+        fs.writeFileSync(options, 'plugin_opt_debug true\n');
+        assert.equal(run(d, 'install.sh').status, 0);
+        fs.writeFileSync(d.calls, '');
+        fs.writeFileSync(options, 'plugin_opt_debug false\nplugin_opt_keepalive_timeout_ms 30000\n');
+        const r = run(d, 'install.sh', ['--reload']);
+        assert.equal(r.status, 0, r.out);
+        const conf = read(path.join(d.root, 'run/flashmq/dbus-flashmq-ts.conf'));
+        assert.match(conf, /^plugin_opt_debug false$/m);
+        assert.match(conf, /^plugin_opt_keepalive_timeout_ms 30000$/m);
+        assert.doesNotMatch(conf, /^plugin_opt_debug true$/m);
+        const calls = read(d.calls).split('\n').filter((l) => l.startsWith('svc '));
+        assert.deepEqual(calls, [`svc -h ${d.root}/service/flashmq`]);
+        assert.match(r.out, /FlashMQ re-reads its configuration/);
+        assert.equal(run(d, 'install.sh', ['--bogus']).status, 1);
+    });
+
     it('is idempotent: a second run (as at boot) adds no second hook line and keeps another add-on\'s lines', () => {
         const d = device();
         fs.writeFileSync(path.join(d.root, 'data/rcS.local'), '#!/bin/bash\n/data/other-addon/setup.sh\n');
