@@ -18,6 +18,7 @@
 #include <unordered_map>
 
 #include "hooks.h"
+#include "memory_plan.h"
 
 namespace dfmq
 {
@@ -1063,6 +1064,7 @@ private:
         o.Set("pluginVersion", Napi::Number::New(env, fmq::kPluginVersion));
         o.Set("delayedLoginAnswers", Napi::Boolean::New(env, flashmq_continue_async_authentication_v4 != nullptr));
         o.Set("deferredReadiness", Napi::Boolean::New(env, flashmq_defer_thread_ready != nullptr && flashmq_signal_thread_ready != nullptr));
+        o.Set("memoryPlan", Napi::String::New(env, dfmq::plannedSummary()));
         return o;
     }
 

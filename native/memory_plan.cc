@@ -189,6 +189,23 @@ MemoryPlan planMemory(const ProcessMemory &p, const MemoryRequest &r)
 namespace
 {
 
+std::string gPlanSummary; // written once in main_init, before any other thread reads it
+
+} // namespace
+
+void rememberPlanSummary(const std::string &summary)
+{
+    gPlanSummary = summary;
+}
+
+const std::string &plannedSummary()
+{
+    return gPlanSummary;
+}
+
+namespace
+{
+
 uint64_t limitOf(int resource)
 {
     struct rlimit l{};

@@ -57,6 +57,10 @@ struct MemoryPlan
 
 MemoryPlan planMemory(const ProcessMemory &process, const MemoryRequest &request);
 
+// The plan's summary line as main_init logged it, kept for the plugin's start line (empty before, and in tests).
+void rememberPlanSummary(const std::string &summary);
+const std::string &plannedSummary();
+
 // The limits and use of this process now.
 ProcessMemory readProcessMemory();
 

@@ -46,6 +46,7 @@ void flashmq_plugin_main_init(fmq::PluginOptions &plugin_opts)
     // process. So the choice and, when the limits are too tight, the number they need, are said up front.
     const dfmq::MemoryPlan plan = dfmq::planMemory(dfmq::readProcessMemory(), shim.memory);
     flashmq_logf(fmq::LogNotice, "dbus-flashmq: %s", plan.summary.c_str());
+    dfmq::rememberPlanSummary(plan.summary);
     if (!plan.shortfall.empty())
         flashmq_logf(fmq::LogError, "dbus-flashmq: memory: %s", plan.shortfall.c_str());
     std::vector<std::string> nodeArgs = plan.v8Args;

@@ -106,7 +106,8 @@ export function startPlugin(binding: FlashmqBinding, timers: Timers = realTimers
     const version = packageVersion();
     log.notice(`dbus-flashmq-ts ${version} started (Node ${process.versions.node}, plugin API ${caps.pluginVersion}, FlashMQ `
         + `${caps.deferredReadiness ? '1.26 or newer: listeners held until ready' : 'before 1.26: listeners open before ready'}); `
-        + `portal id '${portalId}', D-Bus at '${address}', status in '${settings.statusFile || 'nowhere'}'`);
+        + `portal id '${portalId}', D-Bus at '${address}', status in '${settings.statusFile || 'nowhere'}'`
+        + (caps.memoryPlan ? `; ${caps.memoryPlan}` : ''));
     api.publisher.announce();
     bridge.start();
     const started = timers.now();

@@ -97,6 +97,8 @@ export interface Capabilities {
     delayedLoginAnswers: boolean;
     /** The broker keeps its listeners closed until ready() (FlashMQ >= 1.26). */
     deferredReadiness: boolean;
+    /** The memory plan's summary as the shim logged it at start ('memory: limits ... Chose ...'); '' when none. */
+    memoryPlan?: string;
 }
 
 export interface BindingStats {
