@@ -570,6 +570,6 @@ describe('native binding (test addon with a fake broker)', () => {
     });
 
     it('tells what the broker can do', () => {
-        assert.deepEqual(addon.capabilities(), { pluginVersion: 4, delayedLoginAnswers: true, deferredReadiness: true });
+        assert.deepEqual(addon.capabilities(), { pluginVersion: 4, delayedLoginAnswers: true, deferredReadiness: true, memoryPlan: '' }); // no plan outside the broker
     });
 });
