@@ -185,8 +185,12 @@ void Plugin::startJavaScript(bool deferReadiness)
     env_->setOnStopped([this](const std::string &reason) { javaScriptStopped(reason); });
 
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
-    flashmq_logf(fmq::LogNotice, "dbus-flashmq: JavaScript entry '%s' loaded in %lld ms (Node %s)", entry.c_str(), static_cast<long long>(ms),
-                 NODE_VERSION_STRING);
+    const NodeEnvironment::StartCost &cost = env_->startCost();
+    flashmq_logf(fmq::LogNotice,
+                 "dbus-flashmq: JavaScript entry '%s' loaded in %lld ms (Node %s): Node's environment %.0f ms (CPU %.0f ms), the entry %.0f ms "
+                 "(CPU %.0f ms)",
+                 entry.c_str(), static_cast<long long>(ms), NODE_VERSION_STRING, cost.environmentMs, cost.environmentCpuMs, cost.entryMs,
+                 cost.entryCpuMs);
 
     if (readinessDeferred_ && !readySignalled_)
     {
