@@ -69,6 +69,7 @@ export function phasesFromLog(log: string): Figures {
         'the entry': num(/the entry (\d+) ms \(CPU/),
         'the entry, CPU': num(/the entry \d+ ms \(CPU (\d+) ms\)/),
         'discovery': num(/D-Bus discovery done in (\d+) ms/),
+        'process CPU at ready': num(/ready \(the process's CPU so far (\d+) ms\)/),
         'start to ready': at(/D-Bus discovery done in/) - start,
     };
 }

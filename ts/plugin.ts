@@ -140,7 +140,9 @@ export function startPlugin(binding: FlashmqBinding, timers: Timers = realTimers
     status.start();
     void bridge.whenDiscovered().then(() => {
         const s = bridge.stats();
-        log.notice(`D-Bus discovery done in ${Math.round(timers.now() - started)} ms: ${s.services} services, ${s.items} items; ready`);
+        const cpu = process.cpuUsage();
+        log.notice(`D-Bus discovery done in ${Math.round(timers.now() - started)} ms: ${s.services} services, ${s.items} items; ready `
+            + `(the process's CPU so far ${Math.round((cpu.user + cpu.system) / 1000)} ms)`);
         discovered = true;
         status.check();
         broker.ready();
