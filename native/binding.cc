@@ -810,9 +810,10 @@ private:
         return set;
     }
 
-    // setForwardFilters({ publish?: true | false | string[], alterPublish?: ... })
+    // setForwardFilters({ publish?: true | false | string[], alterPublish?: ..., alterRetainedOnly?: boolean })
     // Which client publishes reach the publish and alterPublish handlers; the rest are allowed without calling
     // JavaScript. Before this is called, every publish goes to the publish handler and none to alterPublish.
+    // alterRetainedOnly: of those the alterPublish filters match, only retained ones reach its handler.
     Napi::Value SetForwardFilters(const Napi::CallbackInfo &info)
     {
         Napi::Env env = info.Env();
@@ -829,6 +830,13 @@ private:
             h.rules().publishForward = std::move(*publish);
         if (alter)
             h.rules().alterForward = std::move(*alter);
+        if (o.Has("alterRetainedOnly"))
+        {
+            Napi::Value v = o.Get("alterRetainedOnly");
+            if (!v.IsBoolean())
+                throw Napi::TypeError::New(env, "setForwardFilters: 'alterRetainedOnly' must be a boolean");
+            h.rules().alterRetainedOnly = v.As<Napi::Boolean>().Value();
+        }
         return env.Undefined();
     }
 

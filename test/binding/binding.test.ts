@@ -26,7 +26,7 @@ interface Testing {
         props?: { responseTopic?: string; correlationData?: Buffer; userProperties?: Array<[string, string]> }): number;
     alterPublish(clientId: string, topic: string, qos: number, retain: boolean): { changed: boolean; topic: string; qos: number; retain: boolean };
     readAllowed(username: string, topic: string, clientId?: string): boolean;
-    forwards(kind: 'publish' | 'alterPublish', topic: string): boolean;
+    forwards(kind: 'publish' | 'alterPublish', topic: string, retain?: boolean): boolean;
     clientDisconnected(clientId: string): void;
     periodic(): void;
     reload(o: Record<string, string>): void;
@@ -427,6 +427,16 @@ describe('native binding (test addon with a fake broker)', () => {
             addon.setForwardFilters({ publish: false });
             assert.equal(t.forwards('publish', 'R/1/a'), false);
             assert.equal(t.forwards('alterPublish', 'any/thing'), true, 'left alone');
+        });
+
+        it('forwards only retained publishes to alterPublish when told so', () => {
+            addon.setForwardFilters({ alterPublish: ['W/#'], alterRetainedOnly: true });
+            const table: Array<[string, boolean, boolean]> = [['W/1/a', true, true], ['W/1/a', false, false], ['N/1/a', true, false], ['N/1/a', false, false]];
+            for (const [topic, retain, forwarded] of table)
+                assert.equal(t.forwards('alterPublish', topic, retain), forwarded, `${topic} retain ${retain}`);
+            addon.setForwardFilters({ alterRetainedOnly: false });
+            assert.equal(t.forwards('alterPublish', 'W/1/a', false), true, 'every matching publish again');
+            assert.throws(() => addon.setForwardFilters({ alterRetainedOnly: 1 as unknown as boolean }), /'alterRetainedOnly' must be a boolean/);
         });
 
         it('refuses invalid filters and keeps the old ones', () => {

@@ -22,6 +22,7 @@ import { ClientLog } from '../util/client-log';
 import { JsonParseError, parseJson } from '../util/json-parse';
 import { ProblemLog } from '../util/problem-log';
 import type { GuiCustomizations } from './gui-customizations';
+import type { Task } from './request-queue';
 import { RequestQueue } from './request-queue';
 import { itemAddress } from './topics';
 
@@ -33,6 +34,9 @@ export interface RequestLimits {
 }
 
 export const defaultRequestLimits: Readonly<RequestLimits> = { maxWriteBytes: 256 * 1024, maxWriteDepth: 40 };
+
+/** Settled: its then() queues a microtask. */
+const settled = Promise.resolve();
 
 /** D-Bus object paths: '/' or '/a/b' with [A-Za-z0-9_] segments. */
 const OBJECT_PATH = /^\/(?:[A-Za-z0-9_]+(?:\/[A-Za-z0-9_]+)*)?$/;
@@ -79,7 +83,7 @@ export class RequestHandler {
     }
 
     /** Queues work that costs a D-Bus call or a file read; refuses it when the client's queue is full. */
-    private enqueue(message: ClientPublish, what: string, task: () => Promise<unknown>): void {
+    private enqueue(message: ClientPublish, what: string, task: Task): void {
         if (this.queue.submit(message.clientId, task))
             return;
         const error = `too many requests waiting (${this.queue.queued}); ${what} refused`;
@@ -243,21 +247,33 @@ export class RequestHandler {
             return;
         }
         this.log.debug(() => `writing ${value.signature} to '${path}' of '${service.name}' (from '${message.topic}')`);
-        this.enqueue(message, 'the write', () => this.bridge.write(service.name, path, value).then(
-            (code) => {
-                if (code === 0) {
-                    this.reply(message, { success: true, code });
-                    return;
-                }
-                const error = `the service refused the value (SetValue returned ${code})`;
-                this.note(message, 'warning', `write to '${message.topic}': ${error}`);
-                this.reply(message, { success: false, error, code });
-            },
-            (err: unknown) => {
-                const error = `SetValue on '${path}' of '${service.name}' failed: ${describeError(err)}`;
-                this.note(message, 'error', `write to '${message.topic}': ${error}`);
-                this.reply(message, { success: false, error });
-            },
-        ));
+        const name = service.name;
+        // The outcome is handled in a microtask, where the promise of the SetValue call used to settle: the MQTT 5
+        // reply follows what the same read from the bus brought (the item's change signal, its N/ publish). (Not
+        // queueMicrotask: Node makes an async resource for each.)
+        this.enqueue(message, 'the write', (done) => this.bridge.writeNow(name, path, value, (err, code) => void settled.then(() => {
+            try {
+                this.written(message, name, path, err, code);
+            } finally {
+                done();
+            }
+        })));
+    }
+
+    /** Tells the writer how its write went (a log line when it failed; the MQTT 5 reply when it asked for one). */
+    private written(message: ClientPublish, name: string, path: string, err: Error | undefined, code: number | undefined): void {
+        if (err) {
+            const error = `SetValue on '${path}' of '${name}' failed: ${describeError(err)}`;
+            this.note(message, 'error', `write to '${message.topic}': ${error}`);
+            this.reply(message, { success: false, error });
+            return;
+        }
+        if (code === 0) {
+            this.reply(message, { success: true, code });
+            return;
+        }
+        const error = `the service refused the value (SetValue returned ${code})`;
+        this.note(message, 'warning', `write to '${message.topic}': ${error}`);
+        this.reply(message, { success: false, error, code });
     }
 }

@@ -113,7 +113,8 @@ export interface FlashmqBinding {
     /** Many messages in one call; see frames.ts for the layout. Returns the number published. */
     publishFrames(frames: Uint8Array): number;
     setHandlers(handlers: NativeHandlers): void;
-    setForwardFilters(filters: { publish?: ForwardFilter; alterPublish?: ForwardFilter }): void;
+    /** alterRetainedOnly: of the publishes the alterPublish filters match, only retained ones reach its handler. */
+    setForwardFilters(filters: { publish?: ForwardFilter; alterPublish?: ForwardFilter; alterRetainedOnly?: boolean }): void;
     setReadRules(rules: ReadRule[]): void;
     openReadGate(name: string, durationMs: number): void;
     finishLogin(authId: number, result: number, delayMs?: number): boolean;

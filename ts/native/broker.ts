@@ -117,7 +117,7 @@ export class Broker {
         this.binding.ready();
     }
 
-    setForwardFilters(filters: { publish?: ForwardFilter; alterPublish?: ForwardFilter }): void {
+    setForwardFilters(filters: { publish?: ForwardFilter; alterPublish?: ForwardFilter; alterRetainedOnly?: boolean }): void {
         this.binding.setForwardFilters(filters);
     }
 

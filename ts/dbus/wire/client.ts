@@ -12,7 +12,7 @@ import { DbusError } from '../connection';
 import { DemuxConnection } from '../demux';
 import type { IncomingMessage } from './decode';
 import { decodeMessage, MessageStream, MessageType } from './decode';
-import { encodeBody, encodeMessage, MessageKind } from './encode';
+import { encodeBody, encodeMessage, MessageKind, MethodCallEncoder } from './encode';
 import { describeBytes, Outgoing, OUTGOING_LIMIT_BYTES, OutgoingFull } from './outgoing';
 import { Serials } from './serial';
 
@@ -95,6 +95,7 @@ export class NativeConnection extends DemuxConnection {
     private readonly outgoing: Outgoing;
     private readonly socket: WireSocket;
     private readonly outgoingLimit: number;
+    private readonly calls = new MethodCallEncoder();
 
     constructor(reading: ReadingSocket<WireSocket>, private readonly report: ProblemReporter, tuning: Partial<WireTuning> = {}) {
         super();
@@ -124,11 +125,8 @@ export class NativeConnection extends DemuxConnection {
 
     protected send(serial: number, request: CallRequest): void {
         const signature = request.signature ?? '';
-        const bytes = encodeMessage({
-            kind: MessageKind.MethodCall, serial, destination: request.destination, path: request.path,
-            iface: request.interface, member: request.member, signature,
-            body: encodeBody(signature, request.body ?? []),
-        });
+        const bytes = this.calls.encode(serial, request.destination, request.path, request.interface, request.member, signature,
+            encodeBody(signature, request.body ?? []));
         if (!this.outgoing.send(bytes, serial)) {
             throw new OutgoingFull(`${request.member} on '${request.destination}' not sent: the bus does not take our messages `
                 + `(${describeBytes(this.outgoingLimit)} wait to be sent)`);
@@ -153,11 +151,12 @@ export class NativeConnection extends DemuxConnection {
     private readonly onMessage = (buf: Buffer, start: number, end: number, owned: boolean): void => {
         let message: IncomingMessage;
         try {
-            // A reply is read when its caller resumes, after the read buffer may have been reused: one that lies in
-            // the read buffer gets its own copy; one in its own buffer (it spanned reads) is handed that buffer.
-            // Signals are read here and now, in place.
-            message = buf[start + 1] === MessageType.MethodReturn && !owned ? decodeMessage(Buffer.from(buf.subarray(start, end)))
-                : decodeMessage(buf, start, end);
+            // A reply a promise waits for is read when its caller resumes, after the read buffer may have been
+            // reused: one that lies in the read buffer gets its own copy; one in its own buffer (it spanned reads) is
+            // handed that buffer. Signals, and the replies to callNow, are read here and now, in place.
+            message = decodeMessage(buf, start, end);
+            if (message.type === MessageType.MethodReturn && !owned && this.keepsReply(message.replySerial))
+                message = decodeMessage(Buffer.from(buf.subarray(start, end)));
         } catch (err) {
             this.report(`skipped a message that does not decode: ${err instanceof Error ? err.message : String(err)}`);
             return;

@@ -443,3 +443,39 @@ export function encodeMessage(m: OutgoingMessage): Buffer {
     writer.raw(body);
     return writer.finish();
 }
+
+/** The most method-call headers a MethodCallEncoder keeps (about 150 bytes each); when full it starts again. */
+export const METHOD_CALL_HEADERS_KEPT = 128;
+
+/**
+ * Encodes method calls as encodeMessage does, keeping the header of the calls it has encoded (all of it but the
+ * body's length and the serial): a call like one before (a write to the same item) costs a copy of its header
+ * instead of encoding and checking every header field again.
+ */
+export class MethodCallEncoder {
+    private readonly headers = new Map<string, Buffer>();
+
+    constructor(private readonly kept = METHOD_CALL_HEADERS_KEPT) {}
+
+    get size(): number {
+        return this.headers.size;
+    }
+
+    encode(serial: number, destination: string, path: string, iface: string, member: string, signature: string, body: Uint8Array): Buffer {
+        const key = `${destination}\n${path}\n${iface}\n${member}\n${signature}`;
+        let header = this.headers.get(key);
+        if (header === undefined) {
+            // The same fields with an empty body: the header, padded to 8 bytes, with 0 for the length and the serial.
+            header = Buffer.from(encodeMessage({ kind: MessageKind.MethodCall, serial: 0, destination, path, iface, member, signature }));
+            if (this.headers.size >= this.kept)
+                this.headers.clear();
+            this.headers.set(key, header);
+        }
+        const bytes = Buffer.allocUnsafe(header.length + body.byteLength);
+        header.copy(bytes, 0);
+        bytes.writeUInt32LE(body.byteLength, 4);
+        bytes.writeUInt32LE(serial, 8);
+        bytes.set(body, header.length);
+        return bytes;
+    }
+}
