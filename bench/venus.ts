@@ -4,6 +4,7 @@
 //   npm run bench:venus                                            # ours only
 //   npm run bench:venus -- --compare /path/to/libflashmq-dbus-plugin.so [--rounds 5] [--skip-scale] [--skip-limits]
 //   npm run bench:venus -- --compare /path/to/libflashmq-dbus-plugin.so --only writes [--writes 5000]  # the write figures only
+//   ... --before /other/build-plugin/Release/libdbus-flashmq-ts.so   # another build of ours too (e.g. before a change)
 //
 // For each plugin, each workload (the bct recording; 100 services x 500 items) and each mode (no limits; Venus's
 // service limits, softlimit -d 150000000 -s 10000000 -a 600000000 as on aarch64, applied with prlimit): start-up
@@ -32,6 +33,7 @@ import { flag, option } from './args';
 
 const ROUNDS = Number(option('rounds') ?? 5);
 const COMPARE = option('compare');
+const BEFORE = option('before');
 const SKIP_SCALE = flag('skip-scale');
 const SKIP_LIMITS = flag('skip-limits');
 /** `--only writes`: start-up, then the write figures only (to iterate on the write path). */
@@ -270,7 +272,7 @@ function brokerCpuMicros(broker: RunningBroker): number {
  * `warmUp` not measured, then `count`. Gives the round trip's median and p99 (ms) and the broker's CPU time per
  * write (µs). The client waits for the N/ without spinning, so the broker has a core of its own.
  */
-async function writes(gx: Gx, id: string, count: number, warmUp = 200): Promise<{ median: number; p99: number; cpuMicros: number; lost: number }> {
+async function writes(gx: Gx, id: string, count: number, warmUp = 1000): Promise<{ median: number; p99: number; cpuMicros: number; lost: number }> {
     const client = await connect(gx.broker.port, { protocolVersion: 4 });
     await ensureBenchService(gx);
     const topic = `N/${id}/battery/900/Bench/Value0`;
@@ -345,6 +347,8 @@ async function main(): Promise<void> {
     }
     const id = devicePortalId();
     const plugins: Plugin[] = [{ label: 'ours', so: pluginPath, original: false }];
+    if (BEFORE)
+        plugins.push({ label: 'ours before', so: BEFORE, original: false });
     if (COMPARE)
         plugins.push({ label: 'original', so: COMPARE, original: true });
     const modes: Mode[] = [{ label: 'no limits' }];

@@ -3,7 +3,7 @@ import { strict as assert } from 'node:assert';
 import { Message, Variant } from 'dbus-next';
 
 import {
-    encodeBody, encodeEntry, encodeMessage, entryArrayBody, MessageKind, parseSignature, variantEntryArrayBody, WireError,
+    encodeBody, encodeEntry, encodeMessage, entryArrayBody, MessageKind, MethodCallEncoder, parseSignature, variantEntryArrayBody, WireError,
 } from '../../ts/dbus/wire/encode';
 import { SignatureError } from '../../ts/dbus/signature';
 
@@ -89,5 +89,40 @@ describe('D-Bus wire encoding', () => {
         assert.throws(() => encodeMessage({ kind: MessageKind.Signal, serial: 1, path: 'no-slash', iface: 'a.b', member: 'M' }), WireError);
         assert.throws(() => encodeMessage({ kind: MessageKind.Signal, serial: 1, path: '/', iface: 'nodots', member: 'M' }), WireError);
         assert.throws(() => encodeMessage({ kind: MessageKind.Signal, serial: 1, path: '/', iface: 'a.b', member: 'Bad-Member' }), WireError);
+    });
+
+    describe('method calls with kept headers', () => {
+        // destination, path, interface, member, signature, body values
+        const calls: Array<[string, string, string, string, string, unknown[]]> = [
+            [':1.5', '/Bench/Value0', 'com.victronenergy.BusItem', 'SetValue', 'v', [{ signature: 'd', value: 100.5 }]],
+            [':1.5', '/Bench/Value0', 'com.victronenergy.BusItem', 'SetValue', 'v', [{ signature: 'd', value: 101.5 }]],
+            [':1.5', '/Bench/Value0', 'com.victronenergy.BusItem', 'SetValue', 'v', [{ signature: 's', value: 'a longer text value' }]],
+            [':1.5', '/Bench/Value1', 'com.victronenergy.BusItem', 'SetValue', 'v', [{ signature: 'ai', value: [] }]],
+            ['com.victronenergy.settings', '/Settings/A', 'com.victronenergy.BusItem', 'GetValue', '', []],
+            ['org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'AddMatch', 's', ["type='signal'"]],
+            [':1.5', '/', 'com.victronenergy.BusItem', 'SetValue', 'v', [{ signature: 'x', value: 2n ** 40n }]],
+        ];
+
+        it('encodes every call as encodeMessage does, keeping one header per item and member', () => {
+            const encoder = new MethodCallEncoder();
+            calls.forEach(([destination, path, iface, member, signature, values], i) => {
+                for (const serial of [1, 2 ** 32 - 1, 1000 + i]) {
+                    const body = encodeBody(signature, values);
+                    const expected = encodeMessage({ kind: MessageKind.MethodCall, serial, destination, path, iface, member, signature, body });
+                    assert.deepEqual(encoder.encode(serial, destination, path, iface, member, signature, body), expected, `${member} ${path} serial ${serial}`);
+                }
+            });
+            assert.equal(encoder.size, 5, 'the three writes to /Bench/Value0 share one header');
+        });
+
+        it('keeps at most as many headers as it is told, and refuses what encodeMessage refuses', () => {
+            const encoder = new MethodCallEncoder(3);
+            for (let i = 0; i < 10; i++)
+                encoder.encode(i + 1, ':1.5', `/Item${i}`, 'com.victronenergy.BusItem', 'GetValue', '', Buffer.alloc(0));
+            assert.ok(encoder.size <= 3);
+            assert.throws(() => encoder.encode(1, ':1.5', 'no-slash', 'com.victronenergy.BusItem', 'SetValue', '', Buffer.alloc(0)), WireError);
+            assert.throws(() => encoder.encode(1, ':1.5', '/', 'nodots', 'SetValue', '', Buffer.alloc(0)), WireError);
+            assert.throws(() => encoder.encode(1, ':1.5', '/', 'com.victronenergy.BusItem', 'Bad-Member', '', Buffer.alloc(0)), WireError);
+        });
     });
 });
