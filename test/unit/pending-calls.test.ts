@@ -57,6 +57,20 @@ describe('the calls in flight (one timer for all)', () => {
         assert.equal(f.calls.has(7), false);
     });
 
+    it('has no call under serial 0, and refuses one', () => {
+        const f = fixture();
+        assert.equal(f.calls.size, 0);
+        assert.equal(f.calls.has(0), false);
+        assert.equal(f.calls.get(0), undefined);
+        assert.equal(f.calls.take(0), undefined);
+        assert.throws(() => f.add(0, 'zero', 100), RangeError);
+        f.add(1, 'a', 100);
+        f.calls.take(1);
+        assert.equal(f.calls.size, 0);
+        assert.deepEqual(f.calls.clear(), []);
+        assert.equal(f.calls.size, 0);
+    });
+
     it('clears every call in the order made and stops its timer', () => {
         const f = fixture();
         f.add(2, 'b', 100);

@@ -2,7 +2,8 @@
 // per call. The timer is armed for the earliest deadline; a call that is answered leaves it as it is (it fires,
 // finds nothing due, and is armed again for the earliest deadline left), so a stream of calls answered in time
 // costs no timer work per call. When it fires, every call whose deadline has passed expires, in the order the calls
-// were made.
+// were made. The map of calls always holds one more entry, under serial 0 (which no message has): a V8 Map that a
+// delete leaves empty is shrunk, a new table made for it, and with one call at a time that would be every reply.
 
 import type { TimerHandle, Timers } from '../util/timers';
 
@@ -12,25 +13,28 @@ export interface Deadline {
 }
 
 export class PendingCalls<E extends Deadline> {
-    private readonly calls = new Map<number, E>();
+    /** The calls by serial, and null under 0 (see above). */
+    private readonly calls = new Map<number, E | null>([[0, null]]);
     private timer: TimerHandle | undefined;
     private timerAt = Infinity;
 
     constructor(private readonly timers: Timers, private readonly expire: (serial: number, entry: E) => void) {}
 
     get size(): number {
-        return this.calls.size;
+        return this.calls.size - 1;
     }
 
     has(serial: number): boolean {
-        return this.calls.has(serial);
+        return serial !== 0 && this.calls.has(serial);
     }
 
     get(serial: number): E | undefined {
-        return this.calls.get(serial);
+        return this.calls.get(serial) ?? undefined;
     }
 
     add(serial: number, entry: E): void {
+        if (serial === 0)
+            throw new RangeError('0 is no serial');
         this.calls.set(serial, entry);
         if (entry.deadline < this.timerAt)
             this.arm(entry.deadline);
@@ -39,15 +43,20 @@ export class PendingCalls<E extends Deadline> {
     /** Removes and returns the call (undefined: none under that serial). */
     take(serial: number): E | undefined {
         const entry = this.calls.get(serial);
-        if (entry !== undefined)
-            this.calls.delete(serial);
+        if (entry === undefined || entry === null)
+            return undefined;
+        this.calls.delete(serial);
         return entry;
     }
 
     /** Removes every call and stops the timer; returns the calls, in the order they were made. */
     clear(): E[] {
-        const all = [...this.calls.values()];
+        const all: E[] = [];
+        for (const entry of this.calls.values())
+            if (entry !== null)
+                all.push(entry);
         this.calls.clear();
+        this.calls.set(0, null);
         this.disarm();
         return all;
     }
@@ -71,11 +80,13 @@ export class PendingCalls<E extends Deadline> {
         const now = this.timers.now();
         const due: Array<[number, E]> = [];
         let next = Infinity;
-        for (const entry of this.calls) {
-            if (entry[1].deadline <= now)
-                due.push(entry);
-            else if (entry[1].deadline < next)
-                next = entry[1].deadline;
+        for (const [serial, entry] of this.calls) {
+            if (entry === null)
+                continue;
+            if (entry.deadline <= now)
+                due.push([serial, entry]);
+            else if (entry.deadline < next)
+                next = entry.deadline;
         }
         for (const [serial] of due)
             this.calls.delete(serial);

@@ -13,6 +13,7 @@ import { DemuxConnection } from '../demux';
 import type { IncomingMessage } from './decode';
 import { decodeMessage, MessageStream, MessageType } from './decode';
 import { encodeBody, encodeMessage, MessageKind, MethodCallEncoder } from './encode';
+import { directWriter, socketFd } from './direct-write';
 import { describeBytes, Outgoing, OUTGOING_LIMIT_BYTES, OutgoingFull } from './outgoing';
 import { Serials } from './serial';
 
@@ -97,14 +98,16 @@ export class NativeConnection extends DemuxConnection {
     private readonly outgoingLimit: number;
     private readonly calls = new MethodCallEncoder();
 
-    constructor(reading: ReadingSocket<WireSocket>, private readonly report: ProblemReporter, tuning: Partial<WireTuning> = {}) {
+    /** `write`: how messages go out (the socket's write unless given; see direct-write.ts). */
+    constructor(reading: ReadingSocket<WireSocket>, private readonly report: ProblemReporter, tuning: Partial<WireTuning> = {},
+        write?: (bytes: Uint8Array) => boolean) {
         super();
         const t = { ...defaultTuning(), ...tuning };
         this.socket = reading.socket;
         this.outgoingLimit = t.outgoingLimitBytes;
         this.serials = new Serials(t.firstSerial);
         this.stream = new MessageStream({ readBuffer: reading.readBuffer, allocate: t.allocate });
-        this.outgoing = new Outgoing(this.socket, {
+        this.outgoing = new Outgoing(write ? { write } : this.socket, {
             limitBytes: t.outgoingLimitBytes, wanted: (serial) => this.isPending(serial), report, episodes: t.episodes,
         });
         reading.onBytes = (buf, length) => this.onData(buf, length);
@@ -305,7 +308,8 @@ export function nativeConnector(report: ProblemReporter = () => undefined, tunin
                 reading = await open(candidate, timeoutMs);
                 reading.socket.setNoDelay(true);
                 await authenticate(reading, timeoutMs);
-                const connection = new NativeConnection(reading, report, shared);
+                const socket = reading.socket;
+                const connection = new NativeConnection(reading, report, shared, directWriter(socket, () => socketFd(socket)));
                 const hello = await connection.call({
                     destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'Hello',
                 }, timeoutMs);

@@ -447,13 +447,23 @@ export function encodeMessage(m: OutgoingMessage): Buffer {
 /** The most method-call headers a MethodCallEncoder keeps (about 150 bytes each); when full it starts again. */
 export const METHOD_CALL_HEADERS_KEPT = 128;
 
+interface KeptHeader {
+    destination: string;
+    iface: string;
+    member: string;
+    signature: string;
+    /** The encoded header, padded to 8 bytes, with 0 for the body's length and the serial. */
+    bytes: Buffer;
+}
+
 /**
- * Encodes method calls as encodeMessage does, keeping the header of the calls it has encoded (all of it but the
- * body's length and the serial): a call like one before (a write to the same item) costs a copy of its header
- * instead of encoding and checking every header field again.
+ * Encodes method calls as encodeMessage does, keeping the header of the last call to each object path (all of it
+ * but the body's length and the serial): a call like the one before it to the same path (a write to the same item)
+ * costs a copy of its header instead of encoding and checking every header field again. Kept by path alone, whose
+ * hash the string carries once it was looked up (the item cache did), not by a key made of all the fields.
  */
 export class MethodCallEncoder {
-    private readonly headers = new Map<string, Buffer>();
+    private readonly headers = new Map<string, KeptHeader>();
 
     constructor(private readonly kept = METHOD_CALL_HEADERS_KEPT) {}
 
@@ -462,20 +472,21 @@ export class MethodCallEncoder {
     }
 
     encode(serial: number, destination: string, path: string, iface: string, member: string, signature: string, body: Uint8Array): Buffer {
-        const key = `${destination}\n${path}\n${iface}\n${member}\n${signature}`;
-        let header = this.headers.get(key);
-        if (header === undefined) {
-            // The same fields with an empty body: the header, padded to 8 bytes, with 0 for the length and the serial.
-            header = Buffer.from(encodeMessage({ kind: MessageKind.MethodCall, serial: 0, destination, path, iface, member, signature }));
-            if (this.headers.size >= this.kept)
+        let header = this.headers.get(path);
+        if (header === undefined || header.destination !== destination || header.member !== member || header.iface !== iface
+            || header.signature !== signature) {
+            const bytes = Buffer.from(encodeMessage({ kind: MessageKind.MethodCall, serial: 0, destination, path, iface, member, signature }));
+            if (header === undefined && this.headers.size >= this.kept)
                 this.headers.clear();
-            this.headers.set(key, header);
+            header = { destination, iface, member, signature, bytes };
+            this.headers.set(path, header);
         }
-        const bytes = Buffer.allocUnsafe(header.length + body.byteLength);
-        header.copy(bytes, 0);
+        const head = header.bytes;
+        const bytes = Buffer.allocUnsafe(head.length + body.byteLength);
+        head.copy(bytes, 0);
         bytes.writeUInt32LE(body.byteLength, 4);
         bytes.writeUInt32LE(serial, 8);
-        bytes.set(body, header.length);
+        bytes.set(body, head.length);
         return bytes;
     }
 }
