@@ -25,6 +25,7 @@ import type { GuiCustomizations } from './gui-customizations';
 import type { Task } from './request-queue';
 import { RequestQueue } from './request-queue';
 import { itemAddress } from './topics';
+import { quickWriteValue } from './write-value';
 
 export interface RequestLimits {
     /** Largest W payload parsed. */
@@ -222,20 +223,30 @@ export class RequestHandler {
         ));
     }
 
-    private onWrite(message: ClientPublish): void {
-        let value: DbusTypedValue;
+    /** The D-Bus value a W/ payload asks for; undefined (said to the client) when it asks for none. */
+    private writeValue(message: ClientPublish): DbusTypedValue | undefined {
+        const { payload } = message;
+        const quick = payload.length <= this.limits.maxWriteBytes && this.limits.maxWriteDepth >= 1 ? quickWriteValue(payload) : undefined;
+        if (quick)
+            return quick;
         try {
-            const doc = parseJson(message.payload, { maxBytes: this.limits.maxWriteBytes, maxDepth: this.limits.maxWriteDepth });
+            const doc = parseJson(payload, { maxBytes: this.limits.maxWriteBytes, maxDepth: this.limits.maxWriteDepth });
             const member = doc.kind === 'object' ? doc.members.get('value') : undefined;
             if (member === undefined)
                 throw new WriteValueError('the payload is not a JSON object with a "value"');
-            value = jsonToDbus(member);
+            return jsonToDbus(member);
         } catch (err) {
             const why = err instanceof JsonParseError ? `the payload is not valid JSON (${err.message})` : describeError(err).replace(/^\w*Error: /, '');
             this.note(message, 'error', `refusing the write to '${message.topic}': ${why}`);
             this.reply(message, { success: false, error: why });
-            return;
+            return undefined;
         }
+    }
+
+    private onWrite(message: ClientPublish): void {
+        const value = this.writeValue(message);
+        if (!value)
+            return;
         const found = this.findService(message, false);
         if (!found)
             return;
