@@ -3,7 +3,7 @@ import { strict as assert } from 'node:assert';
 import { Message, Variant } from 'dbus-next';
 
 import {
-    encodeBody, encodeEntry, encodeMessage, entryArrayBody, MessageKind, MethodCallEncoder, parseSignature, variantEntryArrayBody, WireError,
+    encodeBody, encodeEntry, encodeMessage, entryArrayBody, isObjectPath, MessageKind, MethodCallEncoder, parseSignature, variantEntryArrayBody, WireError,
 } from '../../ts/dbus/wire/encode';
 import { SignatureError } from '../../ts/dbus/signature';
 
@@ -126,6 +126,31 @@ describe('D-Bus wire encoding', () => {
             assert.throws(() => encoder.encode(1, ':1.5', 'no-slash', 'com.victronenergy.BusItem', 'SetValue', '', Buffer.alloc(0)), WireError);
             assert.throws(() => encoder.encode(1, ':1.5', '/', 'nodots', 'SetValue', '', Buffer.alloc(0)), WireError);
             assert.throws(() => encoder.encode(1, ':1.5', '/', 'com.victronenergy.BusItem', 'Bad-Member', '', Buffer.alloc(0)), WireError);
+        });
+    });
+
+    describe('object paths', () => {
+        /** The definition, as a regular expression (what isObjectPath was). */
+        const reference = /^\/$|^(\/[A-Za-z0-9_]+)+$/;
+        const table: Array<[string, boolean]> = [
+            ['/', true], ['/a', true], ['/Ac/Power', true], ['/a_b/C9/_', true], ['', false], ['a', false], ['//', false], ['/a/', false],
+            ['/a//b', false], ['/a-b', false], ['/a.b', false], ['/a b', false], ['/\u00e9', false], ['/a\n', false], ['\n/a', false], ['/a/b/', false],
+        ];
+        for (const [path, valid] of table) {
+            it(`${valid ? 'takes' : 'refuses'} ${JSON.stringify(path)}`, () => {
+                assert.equal(isObjectPath(path), valid);
+                assert.equal(reference.test(path), valid);
+            });
+        }
+
+        it('agrees with the definition on random strings of the characters that matter', () => {
+            const chars = ['/', 'a', 'Z', '0', '_', '-', '.', ' ', '\n'];
+            let seed = 7;
+            const next = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648);
+            for (let k = 0; k < 5000; k++) {
+                const s = Array.from({ length: next() % 8 }, () => chars[next() % chars.length]!).join('');
+                assert.equal(isObjectPath(s), reference.test(s), JSON.stringify(s));
+            }
         });
     });
 });

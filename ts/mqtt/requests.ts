@@ -12,6 +12,7 @@ import type { DbusBridge } from '../dbus/bridge';
 import type { ServiceState } from '../dbus/cache';
 import type { DbusTypedValue } from '../dbus/to-dbus';
 import { jsonToDbus, WriteValueError } from '../dbus/to-dbus';
+import { isObjectPath } from '../dbus/wire/encode';
 import type { KeepAlive } from '../keepalive/keepalive';
 import { parseKeepAliveOptions } from '../keepalive/options';
 import type { Logger } from '../log';
@@ -39,8 +40,6 @@ export const defaultRequestLimits: Readonly<RequestLimits> = { maxWriteBytes: 25
 /** Settled: its then() queues a microtask. */
 const settled = Promise.resolve();
 
-/** D-Bus object paths: '/' or '/a/b' with [A-Za-z0-9_] segments. */
-const OBJECT_PATH = /^\/(?:[A-Za-z0-9_]+(?:\/[A-Za-z0-9_]+)*)?$/;
 
 export interface Reply {
     success: boolean;
@@ -155,7 +154,7 @@ export class RequestHandler {
             this.reply(message, { success: false, error });
             return undefined;
         }
-        if (!OBJECT_PATH.test(address.path)) {
+        if (!isObjectPath(address.path)) {
             const error = `'${address.path}' is not a valid D-Bus object path`;
             this.note(message, 'error', `'${message.topic}': ${error}`);
             this.reply(message, { success: false, error });

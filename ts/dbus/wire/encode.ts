@@ -35,10 +35,26 @@ function alignmentOf(code: string): number {
     }
 }
 
-const OBJECT_PATH = /^\/$|^(\/[A-Za-z0-9_]+)+$/;
 
+/** A D-Bus object path: '/', or '/' and a segment of [A-Za-z0-9_], once or more. (A loop: no regular expression run per call.) */
 export function isObjectPath(path: string): boolean {
-    return OBJECT_PATH.test(path);
+    const n = path.length;
+    if (n === 0 || path.charCodeAt(0) !== 0x2f)
+        return false;
+    let segment = n === 1 ? 1 : 0;
+    for (let i = 1; i < n; i++) {
+        const c = path.charCodeAt(i);
+        if (c === 0x2f) {
+            if (segment === 0)
+                return false;
+            segment = 0;
+        } else if ((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x5f) {
+            segment++;
+        } else {
+            return false;
+        }
+    }
+    return segment > 0;
 }
 
 function integer(value: unknown, what: string): number {
