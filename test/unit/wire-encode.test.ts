@@ -118,6 +118,36 @@ describe('D-Bus wire encoding', () => {
             assert.equal(encoder.size, 5, 'one per path');
         });
 
+        // variants of a write -> encoded as encodeMessage and encodeBody do (or refused as they refuse it)
+        const variants: Array<{ signature: string; value: unknown }> = [
+            { signature: 'd', value: 100.5 }, { signature: 'd', value: -0 }, { signature: 'd', value: NaN }, { signature: 'd', value: -Infinity },
+            { signature: 'd', value: 1e300 }, { signature: 'i', value: 0 }, { signature: 'i', value: -0 }, { signature: 'i', value: -1 },
+            { signature: 'i', value: 2147483647 }, { signature: 'i', value: -2147483648 }, { signature: 'i', value: 2147483648 },
+            { signature: 'i', value: 1.5 }, { signature: 'i', value: 7n }, { signature: 'd', value: '1' }, { signature: 's', value: 'text' },
+            { signature: 'x', value: 2n ** 40n }, { signature: 'ai', value: [] }, { signature: 'b', value: true }, { signature: 'u', value: 3 },
+        ];
+        for (const variant of variants) {
+            it(`writes a call with the variant ${variant.signature} ${String(variant.value)} as the general way does`, () => {
+                const encoder = new MethodCallEncoder();
+                const general = (): Buffer => encodeMessage({
+                    kind: MessageKind.MethodCall, serial: 9, destination: ':1.5', path: '/A', iface: 'com.victronenergy.BusItem', member: 'SetValue',
+                    signature: 'v', body: encodeBody('v', [variant]),
+                });
+                let expected: Buffer | Error;
+                try {
+                    expected = general();
+                } catch (err) {
+                    expected = err as Error;
+                }
+                for (let round = 0; round < 2; round++) { // the header made, then kept
+                    if (expected instanceof Error)
+                        assert.throws(() => encoder.encodeVariantCall(9, ':1.5', '/A', 'com.victronenergy.BusItem', 'SetValue', variant), { message: expected.message });
+                    else
+                        assert.deepEqual(encoder.encodeVariantCall(9, ':1.5', '/A', 'com.victronenergy.BusItem', 'SetValue', variant), expected);
+                }
+            });
+        }
+
         it('keeps at most as many headers as it is told, and refuses what encodeMessage refuses', () => {
             const encoder = new MethodCallEncoder(3);
             for (let i = 0; i < 10; i++)

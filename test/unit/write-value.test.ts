@@ -42,4 +42,23 @@ describe('the quick way to a written value', () => {
             assert.ok(Object.is(got.value, expected.value), `${String(got.value)} is ${String(expected.value)}`);
         });
     }
+
+    it('reads random numbers of up to 30 digits as the full way does', () => {
+        let seed = 11;
+        const next = (n: number): number => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
+        const digits = (count: number): string => Array.from({ length: count }, () => String(next(10))).join('');
+        for (let k = 0; k < 20_000; k++) {
+            const whole = String(Number(digits(1 + next(15)))); // no leading zeros
+            const token = `${next(2) ? '-' : ''}${next(3) ? `${whole}.${digits(1 + next(15))}` : whole}`;
+            const payload = `{"value":${token}}`;
+            const got = quickWriteValue(Buffer.from(payload, 'latin1'));
+            const expected = fullWay(payload) as { signature: string; value: unknown };
+            if (got === undefined) { // only an integer beyond int32 is left to the full way here
+                assert.ok(!token.includes('.') && Math.abs(Number(token)) > 2147483647, payload);
+                continue;
+            }
+            assert.equal(got.signature, expected.signature, payload);
+            assert.ok(Object.is(got.value, expected.value), `${payload}: ${String(got.value)} is not ${String(expected.value)}`);
+        }
+    });
 });

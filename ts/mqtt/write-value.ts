@@ -1,5 +1,6 @@
 // The value of the most common write payload, {"value":<number>} written without spaces, read straight from its
-// bytes: no text decoded, no tree of JSON nodes. Anything else (spaces, an exponent, more than 15 digits on either
+// bytes: no text decoded, no tree of JSON nodes, and up to 15 digits in all no text at all (the digits as an integer,
+// divided by a power of ten: both exact, so the one rounding is the one reading the text makes). Anything else (spaces, an exponent, more than 15 digits on either
 // side of the point, an integer beyond int32, other keys, another type) is left to the full way (parseJson and
 // jsonToDbus), whose result this equals wherever it answers.
 
@@ -25,6 +26,18 @@ function digitsFrom(bytes: Uint8Array, start: number, end: number): number {
     return i - start;
 }
 
+/** Powers of ten a double holds exactly. */
+const POW10 = Array.from({ length: MAX_DIGITS + 1 }, (_, i) => 10 ** i);
+
+/** The decimal digits from `start` to `end`, skipping a '.', as an integer (exact: at most 15 digits). */
+function digitValue(bytes: Uint8Array, start: number, end: number): number {
+    let m = 0;
+    for (let i = start; i < end; i++)
+        if (bytes[i] !== POINT)
+            m = m * 10 + (bytes[i]! - ZERO);
+    return m;
+}
+
 /** The D-Bus value of a {"value":<number>} payload, or undefined: the full way decides. */
 export function quickWriteValue(payload: Buffer): DbusTypedValue | undefined {
     const n = payload.length;
@@ -40,8 +53,10 @@ export function quickWriteValue(payload: Buffer): DbusTypedValue | undefined {
     if (whole === 0 || whole > MAX_DIGITS || (whole > 1 && payload[i] === ZERO))
         return undefined;
     i += whole;
+    const negative = payload[start] === MINUS;
     if (i === end) {
-        const value = Number(payload.toString('latin1', start, end));
+        const m = digitValue(payload, start + (negative ? 1 : 0), end);
+        const value = negative ? -m : m;
         if (value < INT32_MIN || value > INT32_MAX)
             return undefined;
         return { signature: 'i', value: value === 0 ? 0 : value }; // -0 is the integer 0
@@ -51,5 +66,9 @@ export function quickWriteValue(payload: Buffer): DbusTypedValue | undefined {
     const fraction = digitsFrom(payload, i + 1, end);
     if (fraction === 0 || fraction > MAX_DIGITS || i + 1 + fraction !== end)
         return undefined;
-    return { signature: 'd', value: Number(payload.toString('latin1', start, end)) };
+    if (whole + fraction > MAX_DIGITS)
+        return { signature: 'd', value: Number(payload.toString('latin1', start, end)) };
+    // Both the digits and the power of ten are exact doubles: one division rounds as reading the text would.
+    const m = digitValue(payload, start + (negative ? 1 : 0), end) / POW10[fraction]!;
+    return { signature: 'd', value: negative ? -m : m };
 }

@@ -12,6 +12,7 @@ import { DbusError } from '../connection';
 import { DemuxConnection } from '../demux';
 import type { IncomingMessage } from './decode';
 import { decodeMessage, MessageStream, MessageType } from './decode';
+import type { VariantLike } from './encode';
 import { encodeBody, encodeMessage, MessageKind, MethodCallEncoder } from './encode';
 import { directWriter, socketFd } from './direct-write';
 import { describeBytes, Outgoing, OUTGOING_LIMIT_BYTES, OutgoingFull } from './outgoing';
@@ -128,8 +129,11 @@ export class NativeConnection extends DemuxConnection {
 
     protected send(serial: number, request: CallRequest): void {
         const signature = request.signature ?? '';
-        const bytes = this.calls.encode(serial, request.destination, request.path, request.interface, request.member, signature,
-            encodeBody(signature, request.body ?? []));
+        const body = request.body ?? [];
+        const variant = signature === 'v' && body.length === 1 ? body[0] : undefined;
+        const bytes = typeof variant === 'object' && variant !== null && typeof (variant as VariantLike).signature === 'string'
+            ? this.calls.encodeVariantCall(serial, request.destination, request.path, request.interface, request.member, variant as VariantLike)
+            : this.calls.encode(serial, request.destination, request.path, request.interface, request.member, signature, encodeBody(signature, body));
         if (!this.outgoing.send(bytes, serial)) {
             throw new OutgoingFull(`${request.member} on '${request.destination}' not sent: the bus does not take our messages `
                 + `(${describeBytes(this.outgoingLimit)} wait to be sent)`);

@@ -488,6 +488,44 @@ export class MethodCallEncoder {
     }
 
     encode(serial: number, destination: string, path: string, iface: string, member: string, signature: string, body: Uint8Array): Buffer {
+        const head = this.header(destination, path, iface, member, signature);
+        const bytes = Buffer.allocUnsafe(head.length + body.byteLength);
+        head.copy(bytes, 0);
+        bytes.writeUInt32LE(body.byteLength, 4);
+        bytes.writeUInt32LE(serial, 8);
+        bytes.set(body, head.length);
+        return bytes;
+    }
+
+    /**
+     * A call whose body is one variant (signature 'v'): a double or an int32, what most writes carry, is written
+     * straight after the header; anything else as encodeBody writes it (and refuses it).
+     */
+    encodeVariantCall(serial: number, destination: string, path: string, iface: string, member: string, variant: VariantLike): Buffer {
+        const v = variant.value;
+        const code = variant.signature === 'd' && typeof v === 'number' ? 0x64
+            : variant.signature === 'i' && typeof v === 'number' && Number.isInteger(v) && v >= -0x80000000 && v <= 0x7fffffff ? 0x69 : 0;
+        if (code === 0)
+            return this.encode(serial, destination, path, iface, member, 'v', encodeBody('v', [variant]));
+        const head = this.header(destination, path, iface, member, 'v');
+        // The variant's signature (length 1, the code, NUL), padding to the value's alignment, the value.
+        const size = code === 0x64 ? 16 : 8;
+        const at = head.length;
+        const bytes = Buffer.allocUnsafe(at + size);
+        head.copy(bytes, 0);
+        bytes.writeUInt32LE(size, 4);
+        bytes.writeUInt32LE(serial, 8);
+        bytes.fill(0, at, at + size);
+        bytes[at] = 1;
+        bytes[at + 1] = code;
+        if (code === 0x64)
+            bytes.writeDoubleLE(v as number, at + 8);
+        else
+            bytes.writeInt32LE(v as number, at + 4);
+        return bytes;
+    }
+
+    private header(destination: string, path: string, iface: string, member: string, signature: string): Buffer {
         let header = this.headers.get(path);
         if (header === undefined || header.destination !== destination || header.member !== member || header.iface !== iface
             || header.signature !== signature) {
@@ -497,12 +535,6 @@ export class MethodCallEncoder {
             header = { destination, iface, member, signature, bytes };
             this.headers.set(path, header);
         }
-        const head = header.bytes;
-        const bytes = Buffer.allocUnsafe(head.length + body.byteLength);
-        head.copy(bytes, 0);
-        bytes.writeUInt32LE(body.byteLength, 4);
-        bytes.writeUInt32LE(serial, 8);
-        bytes.set(body, head.length);
-        return bytes;
+        return header.bytes;
     }
 }
