@@ -3,7 +3,7 @@
 //
 //   npm run bench:venus                                            # ours only
 //   npm run bench:venus -- --compare /path/to/libflashmq-dbus-plugin.so [--rounds 5] [--skip-scale] [--skip-limits]
-//   npm run bench:venus -- --compare /path/to/libflashmq-dbus-plugin.so --only writes [--writes 5000]  # the write figures only
+//   npm run bench:venus -- --compare /path/to/libflashmq-dbus-plugin.so --only writes [--writes 5000] [--write-warmup 1000]  # the write figures only
 //   ... --before /other/build-plugin/Release/libdbus-flashmq-ts.so   # another build of ours too (e.g. before a change)
 //
 // For each plugin, each workload (the bct recording; 100 services x 500 items) and each mode (no limits; Venus's
@@ -39,6 +39,8 @@ const SKIP_LIMITS = flag('skip-limits');
 /** `--only writes`: start-up, then the write figures only (to iterate on the write path). */
 const ONLY = option('only');
 const WRITES = Number(option('writes') ?? 5000);
+/** Writes before the measured ones: the JIT compiles the write path over the first few thousand. */
+const WRITE_WARMUP = Number(option('write-warmup') ?? 1000);
 /** Venus's service limits (the aarch64 address space; this machine is 64-bit). */
 const VENUS_LIMITS = ['prlimit', '--data=150000000', '--stack=10000000', '--as=600000000', '--'];
 
@@ -272,7 +274,7 @@ function brokerCpuMicros(broker: RunningBroker): number {
  * `warmUp` not measured, then `count`. Gives the round trip's median and p99 (ms) and the broker's CPU time per
  * write (µs). The client waits for the N/ without spinning, so the broker has a core of its own.
  */
-async function writes(gx: Gx, id: string, count: number, warmUp = 1000): Promise<{ median: number; p99: number; cpuMicros: number; lost: number }> {
+async function writes(gx: Gx, id: string, count: number, warmUp = WRITE_WARMUP): Promise<{ median: number; p99: number; cpuMicros: number; lost: number }> {
     const client = await connect(gx.broker.port, { protocolVersion: 4 });
     await ensureBenchService(gx);
     const topic = `N/${id}/battery/900/Bench/Value0`;
@@ -381,7 +383,7 @@ async function main(): Promise<void> {
                     if (ONLY === 'writes') {
                         const wr = await writes(gx, id, WRITES);
                         put(`${w}: write round trip W/ -> N/, median / p99 (ms)`, column, `${wr.median.toFixed(2)} / ${wr.p99.toFixed(2)}${wr.lost ? ` (${wr.lost} lost)` : ''}`);
-                        put(`${w}: broker CPU per write (µs, ${WRITES} writes)`, column, wr.cpuMicros.toFixed(0));
+                        put(`${w}: broker CPU per write (µs, ${WRITES} writes after ${WRITE_WARMUP})`, column, wr.cpuMicros.toFixed(0));
                         put(`${w}: still serving at the end`, column, gx.broker.running && (await canConnect(gx.broker.port)) ? 'yes' : `no: ${JSON.stringify(await gx.broker.exited)}`);
                         continue;
                     }
@@ -397,7 +399,7 @@ async function main(): Promise<void> {
                     put(`${w}: most changes delivered per second`, column, `${(most.perSecond / 1000).toFixed(1)} k (${most.received}/${most.sent})`);
                     const wr = await writes(gx, id, WRITES);
                     put(`${w}: write round trip W/ -> N/, median / p99 (ms)`, column, `${wr.median.toFixed(2)} / ${wr.p99.toFixed(2)}${wr.lost ? ` (${wr.lost} lost)` : ''}`);
-                    put(`${w}: broker CPU per write (µs, ${WRITES} writes)`, column, wr.cpuMicros.toFixed(0));
+                    put(`${w}: broker CPU per write (µs, ${WRITES} writes after ${WRITE_WARMUP})`, column, wr.cpuMicros.toFixed(0));
                     await sleep(1000);
                     const after = memory(gx.broker);
                     put(`${w}: RSS (anonymous) after the change load and writes, MB`, column, after.text);
