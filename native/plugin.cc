@@ -447,7 +447,7 @@ fmq::AuthResult Plugin::aclCheck(fmq::AclAccess access, const std::string &clien
 
 bool Plugin::alterPublish(const std::string &clientId, std::string &topic, const std::vector<std::string> &subtopics, uint8_t &qos, bool &retain)
 {
-    if (!rules_.alterForward.matches(subtopics) || !javaScriptUsable() || !target_)
+    if (!rules_.forwardsAlter(subtopics, retain) || !javaScriptUsable() || !target_)
         return false;
     NodeEnvironment::Scope scope(*env_);
     return target_->onAlterPublish(AlterPublishRequest{clientId, topic, qos, retain});

@@ -55,7 +55,7 @@ export function startPlugin(binding: FlashmqBinding, timers: Timers = realTimers
     // The broker's count of its clients, which it publishes every 10 s, for the status file.
     const CLIENTS_TOPIC = '$SYS/broker/clients/total';
     let clients: number | null = null;
-    broker.setForwardFilters({ publish: [...api.forwardFilters(), CLIENTS_TOPIC], alterPublish: api.alterFilters() });
+    broker.setForwardFilters({ publish: [...api.forwardFilters(), CLIENTS_TOPIC], alterPublish: api.alterFilters(), alterRetainedOnly: true });
     broker.setHandlers({
         login: (request) => security.decideLogin(request),
         publish(message) {
