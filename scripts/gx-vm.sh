@@ -18,7 +18,9 @@
 #                        seen by dbus-daemon alone) and our bus configuration (scripts/gx-vm/system.conf),
 #                      - FlashMQ <version> cross-built (scripts/flashmq.sh) as /usr/bin/flashmq, Venus's flashmq.conf
 #                        (scripts/gx-vm/flashmq.conf) and the stock plugin's file: our stand-in
-#                        (native/testing/stock_standin.cc, allows everything, publishes nothing) or --stock <file>,
+#                        (native/testing/stock_standin.cc, allows everything, publishes nothing) or --stock <file>
+#                        (a real one, e.g. built by scripts/baseline-arm.sh; with a libsystemd.so.0 stand-in,
+#                        scripts/gx-vm/libsystemd-standin.c, which the root's Debian libdbus NEEDs and Venus lacks),
 #                      - the user and group flashmq, /opt/victronenergy/version, /etc/venus/machine,
 #                      - the flashmq service (/opt/victronenergy/service/flashmq: Venus's run line, softlimit -d
 #                        150000000 -s 10000000 -a 150000000 (x4 on arm64) around start-flashmq, which ends with
@@ -165,6 +167,17 @@ install -m 0644 scripts/gx-vm/flashmq.conf "$root/etc/flashmq/flashmq.conf"
 if [ -n "$stock" ]; then
     install -m 0755 "$stock" "$root/usr/libexec/flashmq/libflashmq-dbus-plugin.so"
     plugin_kind="stock: $(basename "$stock") $(sha256sum "$stock" | cut -c1-12)"
+    # The root's libdbus is Debian's, which NEEDs libsystemd.so.0 (Venus's has no systemd): a stand-in with the two
+    # functions it calls, for socket activation only (scripts/gx-vm/libsystemd-standin.c), not Debian's libsystemd
+    # and its six libraries in the broker's address space.
+    if "$triplet-readelf" -d "$root/lib/$triplet/libdbus-1.so.3" | grep -q 'NEEDED.*\[libsystemd\.so\.0\]' &&
+       [ ! -e "$root/lib/$triplet/libsystemd.so.0" ]; then
+        "$triplet-gcc" -O2 -Wall -Wextra -Werror -shared -fPIC -Wl,-soname,libsystemd.so.0 \
+            -Wl,--version-script=scripts/gx-vm/libsystemd-standin.map -Wl,-z,noexecstack \
+            -o "$root/lib/$triplet/libsystemd.so.0" scripts/gx-vm/libsystemd-standin.c
+        "$triplet-strip" --strip-unneeded "$root/lib/$triplet/libsystemd.so.0"
+        plugin_kind="$plugin_kind, libsystemd.so.0 stand-in for libdbus"
+    fi
 else
     "$triplet-g++" -std=c++17 -O2 -Wall -Wextra -Werror -shared -fPIC -fvisibility=hidden -Wl,-z,noexecstack \
         -o "$root/usr/libexec/flashmq/libflashmq-dbus-plugin.so" native/testing/stock_standin.cc

@@ -34,7 +34,7 @@ const GUEST_BUS = 7272;
 
 export interface GxImageOptions {
     arch: GxArch;
-    /** FlashMQ's version (default 1.23.2, what Venus OS v3.7x ships). */
+    /** FlashMQ's version (default: $DFMQ_GX_FLASHMQ, else 1.23.2, what Venus OS v3.7x ships; 1.26.2 and 1.21.1 too). */
     flashmq?: string;
     /** /opt/victronenergy/version (default v3.70). */
     venus?: string;
@@ -68,8 +68,9 @@ export function missingForGxVm(arch: GxArch): string[] {
 /** Makes (or refreshes) the boot files of a device with scripts/gx-vm.sh. */
 export function prepareImage(options: GxImageOptions): GxImage {
     const args = [path.join(repoRoot, 'scripts/gx-vm.sh'), '--arch', options.arch];
-    if (options.flashmq !== undefined)
-        args.push('--flashmq', options.flashmq);
+    const flashmq = options.flashmq ?? (process.env.DFMQ_GX_FLASHMQ || undefined);
+    if (flashmq !== undefined)
+        args.push('--flashmq', flashmq);
     if (options.venus !== undefined)
         args.push('--venus', options.venus);
     if (options.stock !== undefined)
