@@ -232,7 +232,7 @@ export function grisu2Into(value: number): number {
         p1 -= d * pow10;
         DIGITS[count++] = 48 + d;
         kappa--;
-        S[REST] = p1 * oneHigh + S[P2]!; // (p1 << s) + p2
+        S[REST] = p1 * oneHigh + S[P2]; // (p1 << s) + p2
         S[REST + 1] = S[P2 + 1]!;
         if (!less(DELTA, REST)) {
             exponent += kappa;
@@ -247,8 +247,8 @@ export function grisu2Into(value: number): number {
     let m = 0;
     for (;;) {
         times10(P2);
-        const d = Math.floor(S[P2]! / oneHigh); // p2 >> s
-        S[P2] = S[P2]! - d * oneHigh; // p2 & (one - 1)
+        const d = Math.floor(S[P2] / oneHigh); // p2 >> s
+        S[P2] = S[P2] - d * oneHigh; // p2 & (one - 1)
         DIGITS[count++] = 48 + d;
         m++;
         times10(DELTA);
