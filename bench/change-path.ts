@@ -101,17 +101,41 @@ async function profileRound(style: string, round: () => Promise<void>): Promise<
         + top.map(([site, bytes]) => `${(bytes / CHANGES).toFixed(0).padStart(6)}  ${site}`).join('\n');
 }
 
+interface Counter {
+    frames: number;
+    /** Called when `frames` reaches `target`. */
+    target: number;
+    reached: () => void;
+}
+
+/** Until the counter reaches `target` frames (or 10 s passed); nothing allocated per frame while it waits. */
+function framesReach(counter: Counter, target: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 10_000);
+        counter.target = target;
+        counter.reached = () => {
+            clearTimeout(timer);
+            counter.target = Infinity;
+            resolve();
+        };
+        if (counter.frames >= target)
+            counter.reached();
+    });
+}
+
 /** A binding that counts the frames it is handed and keeps nothing. */
-function countingBinding(counter: { frames: number }): FlashmqBinding {
+function countingBinding(counter: Counter): FlashmqBinding {
     return {
-        publishFrames(frames: Uint8Array): number {
+        publishFrames(frames: Uint8Array, length = frames.byteLength): number {
             let count = 0;
-            for (let pos = 0; pos < frames.byteLength; count++) {
+            for (let pos = 0; pos < length; count++) {
                 const tl = frames[pos + 1]! | (frames[pos + 2]! << 8) | (frames[pos + 3]! << 16);
                 const pl = frames[pos + 5 + tl]! | (frames[pos + 6 + tl]! << 8) | (frames[pos + 7 + tl]! << 16);
                 pos += 9 + tl + pl;
             }
             counter.frames += count;
+            if (counter.frames >= counter.target)
+                counter.reached();
             return count;
         },
         publish: () => undefined,
@@ -135,13 +159,20 @@ async function main(): Promise<void> {
         driver = spawn(process.execPath, [__filename, '--drive', daemon.address], { stdio: ['pipe', 'pipe', 'inherit'] });
         const replies = readline.createInterface({ input: driver.stdout! });
         const waiting: Array<(line: string) => void> = [];
-        replies.on('line', (line) => waiting.shift()?.(line));
-        const next = (): Promise<string> => new Promise((resolve) => waiting.push(resolve));
+        const lines: string[] = [];
+        replies.on('line', (line) => {
+            const waiter = waiting.shift();
+            if (waiter)
+                waiter(line);
+            else
+                lines.push(line);
+        });
+        const next = (): Promise<string> => (lines.length > 0 ? Promise.resolve(lines.shift()!) : new Promise((resolve) => waiting.push(resolve)));
         if ((await next()) !== 'ready')
             throw new Error('the driver did not start');
 
         const bridge = new DbusBridge({ ...defaultBridgeOptions, address: daemon.address }, quiet, realTimers);
-        const counter = { frames: 0 };
+        const counter: Counter = { frames: 0, target: Infinity, reached: () => undefined };
         const broker = new Broker(countingBinding(counter), quiet, realTimers, { loginTimeoutMs: 1000 });
         new VenusPublisher(broker, bridge.cache, { portalId: 'c0619ab00000', chunkBytes: 64 * 1024 }, {
             alive: () => true, unixSeconds: () => Date.now() / 1000, yieldToLoop: (fn) => setImmediate(fn),
@@ -171,13 +202,12 @@ async function main(): Promise<void> {
                 const c0 = process.cpuUsage();
                 collections = 0;
                 const before = v8.getHeapStatistics().used_heap_size;
+                const reached = framesReach(counter, target);
                 driver.stdin!.write(`send ${CHANGES} ${RATE} ${style}\n`);
-                await next();
-                const deadline = performance.now() + 10_000;
-                while (counter.frames < target && performance.now() < deadline)
-                    await new Promise((resolve) => setImmediate(resolve));
+                await reached;
                 const after = v8.getHeapStatistics().used_heap_size;
                 const c = process.cpuUsage(c0);
+                await next();
                 await sleep(20);
                 if (round === 0)
                     continue;
@@ -188,11 +218,10 @@ async function main(): Promise<void> {
             }
             if (PROFILE)
                 profiles.push(await profileRound(style, async () => {
-                    const target = counter.frames + CHANGES;
+                    const reached = framesReach(counter, counter.frames + CHANGES);
                     driver!.stdin!.write(`send ${CHANGES} ${RATE} ${style}\n`);
+                    await reached;
                     await next();
-                    while (counter.frames < target)
-                        await new Promise((resolve) => setImmediate(resolve));
                 }));
             console.log(`| ${style === 'items' ? 'ItemsChanged' : 'PropertiesChanged'} | ${published}/${CHANGES * ROUNDS} | ${median(bytes).toFixed(0)} (${bytes.map((b) => b.toFixed(0)).join(', ')}) | `
                 + `${median(cpu).toFixed(1)} | ${gcs} |`);

@@ -111,7 +111,8 @@ export interface FlashmqBinding {
     log(level: LogLevelCode, message: string): void;
     publish(topic: string, payload: string | Uint8Array, qos?: number, retain?: boolean, properties?: OutgoingProperties): void;
     /** Many messages in one call; see frames.ts for the layout. Returns the number published. */
-    publishFrames(frames: Uint8Array): number;
+    /** Frames (see frames.ts): all of `frames`, or its first `length` bytes. */
+    publishFrames(frames: Uint8Array, length?: number): number;
     setHandlers(handlers: NativeHandlers): void;
     setForwardFilters(filters: { publish?: ForwardFilter; alterPublish?: ForwardFilter }): void;
     setReadRules(rules: ReadRule[]): void;

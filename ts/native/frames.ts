@@ -91,6 +91,11 @@ export class FrameBatch {
         return this;
     }
 
+    /** The buffer the batch writes into: its first byteLength bytes are the frames (valid as bytes() is). */
+    get storage(): Buffer {
+        return this.buffer;
+    }
+
     /** The batch's bytes, valid until the next change of the batch (it keeps its buffer). */
     bytes(): Buffer {
         return this.buffer.subarray(0, this.length);

@@ -11,7 +11,7 @@ import type { CallRequest, Connector } from '../connection';
 import { DbusError } from '../connection';
 import { DemuxConnection } from '../demux';
 import type { IncomingMessage } from './decode';
-import { decodeMessage, MessageStream, MessageType } from './decode';
+import { decodeMessage, decodeMessageInto, MessageStream, MessageType, ReusedMessage } from './decode';
 import { encodeBody, encodeMessage, MessageKind } from './encode';
 import { describeBytes, Outgoing, OUTGOING_LIMIT_BYTES, OutgoingFull } from './outgoing';
 import { Serials } from './serial';
@@ -150,14 +150,20 @@ export class NativeConnection extends DemuxConnection {
         }
     }
 
+    private readonly inPlace = new ReusedMessage();
+
     private readonly onMessage = (buf: Buffer, start: number, end: number, owned: boolean): void => {
         let message: IncomingMessage;
         try {
             // A reply is read when its caller resumes, after the read buffer may have been reused: one that lies in
             // the read buffer gets its own copy; one in its own buffer (it spanned reads) is handed that buffer.
-            // Signals are read here and now, in place.
-            message = buf[start + 1] === MessageType.MethodReturn && !owned ? decodeMessage(Buffer.from(buf.subarray(start, end)))
-                : decodeMessage(buf, start, end);
+            // Signals (and the rest, handled here and now) are read in place, into one message object, reused.
+            if (owned)
+                message = decodeMessage(buf, start, end);
+            else if (buf[start + 1] === MessageType.MethodReturn)
+                message = decodeMessage(Buffer.from(buf.subarray(start, end)));
+            else
+                message = decodeMessageInto(this.inPlace, buf, start, end);
         } catch (err) {
             this.report(`skipped a message that does not decode: ${err instanceof Error ? err.message : String(err)}`);
             return;
