@@ -11,7 +11,8 @@
 // V8 flags; '' is the default), and --gc: V8 traces each collection of ours (--trace-gc-nvp, its stdout
 // line-buffered) and the change figures say how many scavenges and mark-compacts ran per second at each rate and
 // how many bytes the JavaScript heap took per change (the bytes V8 reports allocated between collections, over the
-// changes sent; the run's idle rate subtracted).
+// changes sent; the run's idle rate subtracted). --before <our .so of another build> adds a column for that build
+// (ours, before a change), measured the same way in the same run.
 //
 // For each plugin, each workload (the bct recording; 100 services x 500 items) and each mode (no limits; Venus's
 // service limits, softlimit -d 150000000 -s 10000000 -a 600000000 as on aarch64, applied with prlimit): start-up
@@ -48,6 +49,7 @@ const CHANGE_SECONDS = option('change-seconds');
 const REPEAT = Number(option('repeat') ?? 1);
 const VARIANTS = option('variants')?.split('|').map((v) => v.trim()) ?? [undefined];
 const GC = flag('gc');
+const BEFORE = option('before');
 const doing = (group: string): boolean => ONLY === undefined || ONLY.includes(group);
 /** Venus's service limits (the aarch64 address space; this machine is 64-bit). */
 const VENUS_LIMITS = ['prlimit', '--data=150000000', '--stack=10000000', '--as=600000000', '--'];
@@ -387,6 +389,8 @@ async function main(): Promise<void> {
     const plugins: Plugin[] = VARIANTS.map((args) => ({
         label: args === undefined ? 'ours' : `ours [${args || 'default'}]`, so: pluginPath, original: false, ...(args ? { nodeArgs: args } : {}),
     }));
+    if (BEFORE)
+        plugins.unshift({ label: 'ours before', so: BEFORE, original: false });
     if (COMPARE)
         plugins.push({ label: 'original', so: COMPARE, original: true });
     const modes: Mode[] = [{ label: 'no limits' }];
