@@ -11,7 +11,8 @@
 // V8 flags; '' is the default), and --gc: V8 traces each collection of ours (--trace-gc-nvp, its stdout
 // line-buffered) and the change figures say how many scavenges and mark-compacts ran per second at each rate and
 // how many bytes the JavaScript heap took per change (the bytes V8 reports allocated between collections, over the
-// changes sent; the run's idle rate subtracted). --before <our .so of another build> adds a column for that build
+// changes sent; the run's idle rate subtracted; '-' with fewer than 4 collections in the window, where that figure
+// means nothing: bench/change-path.ts measures it exactly). --before <our .so of another build> adds a column for that build
 // (ours, before a change), measured the same way in the same run.
 //
 // For each plugin, each workload (the bct recording; 100 services x 500 items) and each mode (no limits; Venus's
@@ -449,8 +450,11 @@ async function main(): Promise<void> {
                                 if (GC && !plugin.original) {
                                     const g = gcBetween(gx.gc, l.from, l.to + 200);
                                     const s = (l.to + 200 - l.from) / 1000;
+                                    // A collection reports what was allocated since the one before, maybe long before the window:
+                                    // the bytes per change mean something only with several collections in it.
+                                    const perChange = g.scavenges + g.others >= 4 ? Math.max(0, (g.allocated - idleRate * s) / l.sent).toFixed(0) : '-';
                                     put(`${w}: at ${rate}/s, scavenges / other collections per s; longest pause (ms); bytes allocated per change`, column,
-                                        `${(g.scavenges / s).toFixed(2)} / ${(g.others / s).toFixed(2)}; ${g.maxPause.toFixed(1)}; ${Math.max(0, (g.allocated - idleRate * s) / l.sent).toFixed(0)}`);
+                                        `${(g.scavenges / s).toFixed(2)} / ${(g.others / s).toFixed(2)}; ${g.maxPause.toFixed(1)}; ${perChange}`);
                                 }
                             }
                         }
