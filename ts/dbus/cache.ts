@@ -42,6 +42,7 @@ export type CacheEvent =
     | { kind: 'changed'; service: ServiceState; items: CachedItem[]; source: ChangeSource }
     | { kind: 'removed'; service: ServiceState };
 
+/** Told of every event; a 'changed' event of a signal (and its list) is reused: copy what is kept after the call. */
 export type CacheListener = (event: CacheEvent) => void;
 
 export interface CacheLimits {
