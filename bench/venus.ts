@@ -3,8 +3,10 @@
 //
 //   npm run bench:venus                                            # ours only
 //   npm run bench:venus -- --compare /path/to/libflashmq-dbus-plugin.so [--rounds 5] [--skip-scale] [--skip-limits]
+//   npm run bench:venus -- --compare /path/to/libflashmq-dbus-plugin.so --only writes [--writes 5000] [--write-warmup 1000]  # the write figures only
+//   ... --before /other/build-plugin/Release/libdbus-flashmq-ts.so   # another build of ours too (e.g. before a change)
 //
-// Focused runs, to iterate on one figure: --only fullpublish,changes (of idle, fullpublish, changes, most, write;
+// Focused runs, to iterate on one figure: --only fullpublish,changes (of idle, fullpublish, changes, most, writes;
 // start-up always runs), --skip-bct, --rates 100,1000 and --change-seconds 10 (the measured seconds at each rate),
 // --repeat 3 (every plugin started again that many times, alternating, so a slow moment of this shared machine does
 // not hit one plugin only), --variants '<node_args>|<node_args>' (ours once per set of plugin_opt_node_args, e.g.
@@ -12,15 +14,15 @@
 // line-buffered) and the change figures say how many scavenges and mark-compacts ran per second at each rate and
 // how many bytes the JavaScript heap took per change (the bytes V8 reports allocated between collections, over the
 // changes sent; the run's idle rate subtracted; '-' with fewer than 4 collections in the window, where that figure
-// means nothing: bench/change-path.ts measures it exactly). --before <our .so of another build> adds a column for that build
-// (ours, before a change), measured the same way in the same run.
+// means nothing: bench/change-path.ts measures it exactly).
 //
 // For each plugin, each workload (the bct recording; 100 services x 500 items) and each mode (no limits; Venus's
 // service limits, softlimit -d 150000000 -s 10000000 -a 600000000 as on aarch64, applied with prlimit): start-up
 // (broker start -> a keep-alive answered with every topic), memory idle, keep-alive -> full_publish_completed and
 // memory after, change latency (D-Bus signal -> MQTT message) p50/p99 at 100, 1,000 and 5,000 changes per second
 // (after a second at that rate that is not measured), most changes delivered per second, write round trip (W/ of a
-// double item -> its N/), memory after that load, peak RSS, and whether the broker was still serving at the end. The broker runs with Venus' buffer limit (client_max_write_buffer_size
+// double item -> its N/) median and p99, broker CPU per write (user + system time of the broker process over `--writes`
+// sequential writes, each sent when the previous one's N/ came back), memory after that load, peak RSS, and whether the broker was still serving at the end. The broker runs with Venus' buffer limit (client_max_write_buffer_size
 // 4194304) and tcp_nodelay. Both plugins get default options.
 //
 // The original reads its portal id from /data/venus/unique-id and takes the bus from DBUS_SYSTEM_BUS_ADDRESS; both
@@ -41,17 +43,21 @@ import { flag, option } from './args';
 
 const ROUNDS = Number(option('rounds') ?? 5);
 const COMPARE = option('compare');
+const BEFORE = option('before');
 const SKIP_SCALE = flag('skip-scale');
 const SKIP_LIMITS = flag('skip-limits');
 const SKIP_BCT = flag('skip-bct');
+/** `--only writes`: start-up, then the write figures only (to iterate on the write path); see the header for the rest. */
 const ONLY = option('only')?.split(',');
 const RATES = (option('rates') ?? '100,1000,5000').split(',').map(Number);
 const CHANGE_SECONDS = option('change-seconds');
 const REPEAT = Number(option('repeat') ?? 1);
 const VARIANTS = option('variants')?.split('|').map((v) => v.trim()) ?? [undefined];
 const GC = flag('gc');
-const BEFORE = option('before');
 const doing = (group: string): boolean => ONLY === undefined || ONLY.includes(group);
+const WRITES = Number(option('writes') ?? 5000);
+/** Writes before the measured ones: the JIT compiles the write path over the first few thousand. */
+const WRITE_WARMUP = Number(option('write-warmup') ?? 1000);
 /** Venus's service limits (the aarch64 address space; this machine is 64-bit). */
 const VENUS_LIMITS = ['prlimit', '--data=150000000', '--stack=10000000', '--as=600000000', '--'];
 
@@ -325,33 +331,59 @@ async function maxThroughput(gx: Gx, id: string, seconds: number, window = 2000)
     return { perSecond: (received / (lastAt - t0)) * 1000, received, sent };
 }
 
-/** W/ of a double item of the bench service, until its N/ comes back: 10 not measured, then 50. */
-async function writeRoundTrip(gx: Gx, id: string): Promise<number> {
+/** The broker process's user + system time so far, in microseconds (all its threads; the kernel's clock ticks). */
+function brokerCpuMicros(broker: RunningBroker): number {
+    const stat = fs.readFileSync(`/proc/${broker.proc.pid!}/stat`, 'utf8');
+    // The fields after the command name (which may hold spaces) in parentheses; utime and stime are the 14th and 15th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticksPerSecond = 100; // USER_HZ on Linux
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / ticksPerSecond;
+}
+
+/**
+ * W/ of a double item of the bench service, one at a time, each sent when the previous one's N/ came back:
+ * `warmUp` not measured, then `count`. Gives the round trip's median and p99 (ms) and the broker's CPU time per
+ * write (µs). The client waits for the N/ without spinning, so the broker has a core of its own.
+ */
+async function writes(gx: Gx, id: string, count: number, warmUp = WRITE_WARMUP): Promise<{ median: number; p99: number; cpuMicros: number; lost: number }> {
     const client = await connect(gx.broker.port, { protocolVersion: 4 });
-    const c = new Collector(client);
     await ensureBenchService(gx);
     const topic = `N/${id}/battery/900/Bench/Value0`;
     await client.subscribeAsync(topic);
     await client.publishAsync(`R/${id}/keepalive`, '{"keepalive-options":["suppress-republish"]}');
     await sleep(200);
+    let expected = '';
+    let arrived: (() => void) | undefined;
+    client.on('message', (t, payload) => {
+        if (t === topic && arrived && payload.toString() === expected)
+            arrived();
+    });
     const times: number[] = [];
-    for (let i = 0; i < 60; i++) {
-        const value = `${100 + i}.5`;
-        let arrived = 0;
-        const off = c.on((t, payload, at) => {
-            if (t === topic && payload.toString() === `{"value":${value}}`)
-                arrived = at;
-        });
+    let lost = 0;
+    let cpu0 = 0;
+    for (let i = 0; i < warmUp + count; i++) {
+        if (i === warmUp)
+            cpu0 = brokerCpuMicros(gx.broker);
+        const value = `${100 + (i % 100000)}.5`;
+        expected = `{"value":${value}}`;
         const t0 = performance.now();
-        await client.publishAsync(`W/${id}/battery/900/Bench/Value0`, `{"value":${value}}`);
-        while (arrived === 0 && performance.now() - t0 < 2000)
-            await new Promise((resolve) => setImmediate(resolve));
-        off();
-        if (arrived && i >= 10)
-            times.push(arrived - t0);
+        const ok = await new Promise<boolean>((resolve) => {
+            const timer = setTimeout(() => resolve(false), 2000);
+            arrived = () => {
+                clearTimeout(timer);
+                resolve(true);
+            };
+            client.publish(`W/${id}/battery/900/Bench/Value0`, expected);
+        });
+        arrived = undefined;
+        if (!ok)
+            lost++;
+        else if (i >= warmUp)
+            times.push(performance.now() - t0);
     }
+    const cpuMicros = (brokerCpuMicros(gx.broker) - cpu0) / count;
     await closeAll(client);
-    return median(times);
+    return { median: median(times), p99: percentile(times, 0.99), cpuMicros, lost };
 }
 
 /** RSS with its anonymous part, and the peak RSS so far, in MB (1,000,000 bytes), from the kernel's view. */
@@ -391,7 +423,7 @@ async function main(): Promise<void> {
         label: args === undefined ? 'ours' : `ours [${args || 'default'}]`, so: pluginPath, original: false, ...(args ? { nodeArgs: args } : {}),
     }));
     if (BEFORE)
-        plugins.unshift({ label: 'ours before', so: BEFORE, original: false });
+        plugins.push({ label: 'ours before', so: BEFORE, original: false });
     if (COMPARE)
         plugins.push({ label: 'original', so: COMPARE, original: true });
     const modes: Mode[] = [{ label: 'no limits' }];
@@ -462,8 +494,11 @@ async function main(): Promise<void> {
                             const most = await maxThroughput(gx, id, 3);
                             put(`${w}: most changes delivered per second`, column, `${(most.perSecond / 1000).toFixed(1)} k (${most.received}/${most.sent})`);
                         }
-                        if (doing('write'))
-                            put(`${w}: write round trip W/ -> N/, median (ms)`, column, (await writeRoundTrip(gx, id)).toFixed(2));
+                        if (doing('writes')) {
+                            const wr = await writes(gx, id, WRITES);
+                            put(`${w}: write round trip W/ -> N/, median / p99 (ms)`, column, `${wr.median.toFixed(2)} / ${wr.p99.toFixed(2)}${wr.lost ? ` (${wr.lost} lost)` : ''}`);
+                            put(`${w}: broker CPU per write (µs, ${WRITES} writes after ${WRITE_WARMUP})`, column, wr.cpuMicros.toFixed(0));
+                        }
                         await sleep(1000);
                         const after = memory(gx.broker);
                         put(ONLY === undefined ? `${w}: RSS (anonymous) after the change load and writes, MB` : `${w}: RSS (anonymous) at the end, MB`, column, after.text);

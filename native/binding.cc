@@ -34,6 +34,9 @@ constexpr size_t kMaxPendingLogins = 10000;
 // A forwarded publish's payload is copied to JavaScript up to this many bytes plus one: every handler refuses a
 // payload over 1 MiB, and the one byte more tells it the payload was longer, without copying megabytes first.
 constexpr size_t kMaxForwardedPayload = 1024 * 1024;
+// The payload scratch (usePayloadScratch): a forwarded publish's payload up to this size is copied into one buffer
+// made once, and JavaScript copies it out (a Buffer from its pool costs far less than one made here).
+constexpr size_t kPayloadScratchBytes = 4096;
 
 void logLine(int level, const std::string &message)
 {
@@ -226,6 +229,7 @@ public:
             InstanceMethod("log", &Binding::Log),
             InstanceMethod("publish", &Binding::Publish),
             InstanceMethod("publishFrames", &Binding::PublishFrames),
+            InstanceMethod("usePayloadScratch", &Binding::UsePayloadScratch),
             InstanceMethod("setHandlers", &Binding::SetHandlers),
             InstanceMethod("setForwardFilters", &Binding::SetForwardFilters),
             InstanceMethod("setReadRules", &Binding::SetReadRules),
@@ -344,10 +348,21 @@ public:
                     o.Set("userProperties", userPropertiesToJs(env_, r.userProperties));
                 props = o;
             }
+            const size_t payloadBytes = std::min(r.payload.size(), kMaxForwardedPayload + 1);
+            Napi::Value payload;
+            if (scratchData_ && payloadBytes <= kPayloadScratchBytes)
+            {
+                if (payloadBytes > 0)
+                    std::memcpy(scratchData_, r.payload.data(), payloadBytes);
+                payload = Napi::Number::New(env_, static_cast<double>(payloadBytes));
+            }
+            else
+            {
+                payload = Napi::Buffer<char>::Copy(env_, r.payload.data(), payloadBytes);
+            }
             Napi::Value v = handlers_.publish.MakeCallback(
                 env_.Global(), {Napi::String::New(env_, r.clientId), Napi::String::New(env_, r.username), Napi::String::New(env_, r.topic),
-                                Napi::Buffer<char>::Copy(env_, r.payload.data(), std::min(r.payload.size(), kMaxForwardedPayload + 1)),
-                                Napi::Number::New(env_, r.qos),
+                                payload, Napi::Number::New(env_, r.qos),
                                 Napi::Boolean::New(env_, r.retain), props});
             return publishResultFrom(v, r.topic);
         }
@@ -474,6 +489,9 @@ private:
         std::weak_ptr<Client> client;
         std::chrono::steady_clock::time_point since;
     };
+
+    Napi::Reference<Napi::Buffer<char>> scratch_;
+    char *scratchData_ = nullptr;
 
     struct Handlers
     {
@@ -702,6 +720,24 @@ private:
         return env.Undefined();
     }
 
+    // usePayloadScratch(use = true): Buffer | undefined
+    // From now on, the payload of a forwarded publish that fits the returned buffer (kPayloadScratchBytes) is copied
+    // into it, and the publish handler gets the payload's length (a number) in its place; it must copy the bytes out
+    // before anything else can reach the broker. Larger payloads still come as a Buffer of their own. With false,
+    // every payload comes as a Buffer again.
+    Napi::Value UsePayloadScratch(const Napi::CallbackInfo &info)
+    {
+        if (info.Length() > 0 && info[0].IsBoolean() && !info[0].As<Napi::Boolean>().Value())
+        {
+            scratchData_ = nullptr;
+            return info.Env().Undefined();
+        }
+        if (scratch_.IsEmpty())
+            scratch_ = Napi::Persistent(Napi::Buffer<char>::New(info.Env(), kPayloadScratchBytes));
+        scratchData_ = scratch_.Value().Data();
+        return scratch_.Value();
+    }
+
     // publishFrames(frames: Buffer, length?: number): number
     // Many messages in one call. Each frame: u8 flags (bit 0 retain, bits 1-2 QoS), u32le topic length, topic,
     // u32le payload length, payload. The whole buffer is checked before anything is published. With `length`, only
@@ -818,9 +854,10 @@ private:
         return set;
     }
 
-    // setForwardFilters({ publish?: true | false | string[], alterPublish?: ... })
+    // setForwardFilters({ publish?: true | false | string[], alterPublish?: ..., alterRetainedOnly?: boolean })
     // Which client publishes reach the publish and alterPublish handlers; the rest are allowed without calling
     // JavaScript. Before this is called, every publish goes to the publish handler and none to alterPublish.
+    // alterRetainedOnly: of those the alterPublish filters match, only retained ones reach its handler.
     Napi::Value SetForwardFilters(const Napi::CallbackInfo &info)
     {
         Napi::Env env = info.Env();
@@ -837,6 +874,13 @@ private:
             h.rules().publishForward = std::move(*publish);
         if (alter)
             h.rules().alterForward = std::move(*alter);
+        if (o.Has("alterRetainedOnly"))
+        {
+            Napi::Value v = o.Get("alterRetainedOnly");
+            if (!v.IsBoolean())
+                throw Napi::TypeError::New(env, "setForwardFilters: 'alterRetainedOnly' must be a boolean");
+            h.rules().alterRetainedOnly = v.As<Napi::Boolean>().Value();
+        }
         return env.Undefined();
     }
 

@@ -82,6 +82,14 @@ struct HookRules
     ReadAcl read;
     TopicFilterSet publishForward = TopicFilterSet::everything();
     TopicFilterSet alterForward = TopicFilterSet::nothing();
+    // Only retained publishes reach the alterPublish handler (one that changes nothing else: no call into
+    // JavaScript for the others).
+    bool alterRetainedOnly = false;
+
+    bool forwardsAlter(const std::vector<std::string> &subtopics, bool retain) const
+    {
+        return (retain || !alterRetainedOnly) && alterForward.matches(subtopics);
+    }
 };
 
 class BindingHost

@@ -65,6 +65,14 @@ public:
     bool inJavaScript() const { return depth_ > 0; }
 
     UvPump &pump() { return *pump_; }
+
+    // What making it took, in wall-clock and this thread's CPU milliseconds: Node's environment (isolate, context,
+    // Node's own bootstrap) and then the bootstrap script with the entry module.
+    struct StartCost
+    {
+        double environmentMs = 0, environmentCpuMs = 0, entryMs = 0, entryCpuMs = 0;
+    };
+    const StartCost &startCost() const { return startCost_; }
     void setOnOutermostExit(std::function<void()> fn) { onOutermostExit_ = std::move(fn); }
     // Called once, with a one-line reason, when the environment stops by itself (see usable()). It may be called
     // from inside JavaScript, or from V8's garbage collector: it must not free the environment, only arrange that.
@@ -121,6 +129,7 @@ private:
     int heapRaises_ = 0;
     bool exitRequested_ = false;
     bool exitEmitted_ = false;
+    StartCost startCost_;
 };
 
 } // namespace dfmq

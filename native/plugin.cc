@@ -185,8 +185,12 @@ void Plugin::startJavaScript(bool deferReadiness)
     env_->setOnStopped([this](const std::string &reason) { javaScriptStopped(reason); });
 
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
-    flashmq_logf(fmq::LogNotice, "dbus-flashmq: JavaScript entry '%s' loaded in %lld ms (Node %s)", entry.c_str(), static_cast<long long>(ms),
-                 NODE_VERSION_STRING);
+    const NodeEnvironment::StartCost &cost = env_->startCost();
+    flashmq_logf(fmq::LogNotice,
+                 "dbus-flashmq: JavaScript entry '%s' loaded in %lld ms (Node %s): Node's environment %.0f ms (CPU %.0f ms), the entry %.0f ms "
+                 "(CPU %.0f ms)",
+                 entry.c_str(), static_cast<long long>(ms), NODE_VERSION_STRING, cost.environmentMs, cost.environmentCpuMs, cost.entryMs,
+                 cost.entryCpuMs);
 
     if (readinessDeferred_ && !readySignalled_)
     {
@@ -443,7 +447,7 @@ fmq::AuthResult Plugin::aclCheck(fmq::AclAccess access, const std::string &clien
 
 bool Plugin::alterPublish(const std::string &clientId, std::string &topic, const std::vector<std::string> &subtopics, uint8_t &qos, bool &retain)
 {
-    if (!rules_.alterForward.matches(subtopics) || !javaScriptUsable() || !target_)
+    if (!rules_.forwardsAlter(subtopics, retain) || !javaScriptUsable() || !target_)
         return false;
     NodeEnvironment::Scope scope(*env_);
     return target_->onAlterPublish(AlterPublishRequest{clientId, topic, qos, retain});

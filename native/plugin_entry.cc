@@ -2,6 +2,9 @@
 // deliberate result and a log line; the life-cycle calls (main_init, allocate, init) let a failure through as
 // an exception on purpose, because that is how the broker learns it must not start.
 
+#include <sys/resource.h>
+
+#include <chrono>
 #include <sstream>
 #include <stdexcept>
 
@@ -51,8 +54,16 @@ void flashmq_plugin_main_init(fmq::PluginOptions &plugin_opts)
         flashmq_logf(fmq::LogError, "dbus-flashmq: memory: %s", plan.shortfall.c_str());
     std::vector<std::string> nodeArgs = plan.v8Args;
     nodeArgs.insert(nodeArgs.end(), shim.nodeArgs.begin(), shim.nodeArgs.end()); // the options' own come last and win
+    const auto started = std::chrono::steady_clock::now();
     dfmq::applyMemoryPlan(plan, [&]() { dfmq::node_process::initialize(nodeArgs, plan.platformThreads); });
-    flashmq_logf(fmq::LogNotice, "dbus-flashmq: Node %s runtime initialised (plugin API version %d)", NODE_VERSION_STRING, fmq::kPluginVersion);
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+    // The process's CPU so far is mostly the dynamic linker's work on libnode and its libraries: the broker itself
+    // has barely started.
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    const double processCpuMs = (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e3 + (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e3;
+    flashmq_logf(fmq::LogNotice, "dbus-flashmq: Node %s runtime initialised in %.0f ms (plugin API version %d; the process's CPU so far %.0f ms)",
+                 NODE_VERSION_STRING, ms, fmq::kPluginVersion, processCpuMs);
 }
 
 void flashmq_plugin_main_deinit(fmq::PluginOptions &)

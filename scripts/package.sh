@@ -14,7 +14,7 @@
 #                                             library is our empty stand-in (native/icu/icudata-stub.c): the real
 #                                             one maps 30 MB, a fifth of what Venus allows a 32-bit broker
 #   dbus-flashmq-ts/nodejs/                   the five JavaScript files libnode reads at start (see below)
-#   dbus-flashmq-ts/dist/ts/                  the compiled TypeScript (no npm package is needed)
+#   dbus-flashmq-ts/dist/ts/index.js          the compiled TypeScript in one file (no npm package is needed)
 #   dbus-flashmq-ts/install.sh, uninstall.sh  switch FlashMQ to this plugin and back (see scripts/venus/install.sh)
 #   dbus-flashmq-ts/watchdog.sh               the way back: the service install.sh adds returns FlashMQ to its
 #                                             stock plugin when this one does not serve
@@ -136,11 +136,10 @@ collect_payload() {
         [ ! -f "$jsroot/usr/share/doc/$p/copyright" ] || cp "$jsroot/usr/share/doc/$p/copyright" "$pkg/licenses/$p.copyright"
     done
 
-    # The compiled TypeScript, without the development tools (simulator, demo).
-    mkdir -p "$pkg/dist"
-    cp -r dist/ts "$pkg/dist/ts"
-    rm -rf "$pkg/dist/ts/sim" "$pkg/dist/ts/demo"
-    find "$pkg/dist" -name '*.map' -delete
+    # The compiled TypeScript: its entry bundled with every module it needs (scripts/bundle.js), nothing else.
+    head -c 64 dist/ts/index.js | grep -q '^// dbus-flashmq-ts bundle ' || node scripts/bundle.js dist/ts >/dev/null
+    mkdir -p "$pkg/dist/ts"
+    cp dist/ts/index.js "$pkg/dist/ts/index.js"
 
     # No path of this machine in a RUNPATH.
     for so in "$pkg/libdbus-flashmq-ts.so" "$pkg"/lib/*.so*; do

@@ -1,6 +1,5 @@
 // Wiring: builds the plugin's parts around the broker facade and runs their life cycle (start, reload, shutdown).
 
-import * as v8 from 'node:v8';
 
 import { parseOptions, reloadPlan } from './config';
 import type { Settings } from './config';
@@ -13,6 +12,7 @@ import { Broker } from './native/broker';
 import { brokerLogSink } from './native/log-sink';
 import { readPortalId } from './portal-id';
 import { Security } from './security/security';
+import { v8 } from './util/builtins';
 import { MemoryTrim } from './util/memory-trim';
 import { StatsReporter } from './util/stats';
 import { stateOf, StatusFile } from './util/status';
@@ -55,7 +55,7 @@ export function startPlugin(binding: FlashmqBinding, timers: Timers = realTimers
     // The broker's count of its clients, which it publishes every 10 s, for the status file.
     const CLIENTS_TOPIC = '$SYS/broker/clients/total';
     let clients: number | null = null;
-    broker.setForwardFilters({ publish: [...api.forwardFilters(), CLIENTS_TOPIC], alterPublish: api.alterFilters() });
+    broker.setForwardFilters({ publish: [...api.forwardFilters(), CLIENTS_TOPIC], alterPublish: api.alterFilters(), alterRetainedOnly: true });
     broker.setHandlers({
         login: (request) => security.decideLogin(request),
         publish(message) {
@@ -119,7 +119,7 @@ export function startPlugin(binding: FlashmqBinding, timers: Timers = realTimers
     const memoryTrim = new MemoryTrim({
         rssBytes: () => process.memoryUsage.rss(),
         heapBytes: () => {
-            const heap = v8.getHeapStatistics();
+            const heap = v8().getHeapStatistics();
             return { used: heap.used_heap_size, total: heap.total_heap_size };
         },
         items: () => bridge.cache.itemCount(),
@@ -140,7 +140,9 @@ export function startPlugin(binding: FlashmqBinding, timers: Timers = realTimers
     status.start();
     void bridge.whenDiscovered().then(() => {
         const s = bridge.stats();
-        log.notice(`D-Bus discovery done in ${Math.round(timers.now() - started)} ms: ${s.services} services, ${s.items} items; ready`);
+        const cpu = process.cpuUsage();
+        log.notice(`D-Bus discovery done in ${Math.round(timers.now() - started)} ms: ${s.services} services, ${s.items} items; ready `
+            + `(the process's CPU so far ${Math.round((cpu.user + cpu.system) / 1000)} ms)`);
         discovered = true;
         status.check();
         broker.ready();

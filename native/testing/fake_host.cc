@@ -466,13 +466,15 @@ Napi::Value ReadAllowed(const Napi::CallbackInfo &info)
     return Napi::Boolean::New(info.Env(), host().hookRules.read.allows(str(info[2]), str(info[0]), topic, dfmq::splitTopic(topic)));
 }
 
-// forwards('publish' | 'alterPublish', topic): whether such a publish would reach JavaScript
+// forwards('publish' | 'alterPublish', topic, retain?): whether such a publish would reach JavaScript
 Napi::Value Forwards(const Napi::CallbackInfo &info)
 {
     const std::string kind = str(info[0]);
     const std::vector<std::string> sub = dfmq::splitTopic(str(info[1]));
-    const dfmq::TopicFilterSet &set = kind == "publish" ? host().hookRules.publishForward : host().hookRules.alterForward;
-    return Napi::Boolean::New(info.Env(), set.matches(sub));
+    const bool retain = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
+    if (kind == "publish")
+        return Napi::Boolean::New(info.Env(), host().hookRules.publishForward.matches(sub));
+    return Napi::Boolean::New(info.Env(), host().hookRules.forwardsAlter(sub, retain));
 }
 
 Napi::Value ClientDisconnected(const Napi::CallbackInfo &info)

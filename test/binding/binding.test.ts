@@ -26,7 +26,7 @@ interface Testing {
         props?: { responseTopic?: string; correlationData?: Buffer; userProperties?: Array<[string, string]> }): number;
     alterPublish(clientId: string, topic: string, qos: number, retain: boolean): { changed: boolean; topic: string; qos: number; retain: boolean };
     readAllowed(username: string, topic: string, clientId?: string): boolean;
-    forwards(kind: 'publish' | 'alterPublish', topic: string): boolean;
+    forwards(kind: 'publish' | 'alterPublish', topic: string, retain?: boolean): boolean;
     clientDisconnected(clientId: string): void;
     periodic(): void;
     reload(o: Record<string, string>): void;
@@ -274,11 +274,31 @@ describe('native binding (test addon with a fake broker)', () => {
 
         it('copies at most 1 MiB and one byte of a payload, so a handler sees it was longer without a copy of it all', () => {
             const seen: Buffer[] = [];
-            addon.setHandlers({ publish: (_c, _u, _t, payload) => { seen.push(payload); return true; } });
+            addon.setHandlers({ publish: (_c, _u, _t, payload) => { seen.push(payload as Buffer); return true; } });
             const big = Buffer.alloc(3 * 1024 * 1024, 0x61);
             assert.equal(t.publish('c', 'u', 'W/1/a', big, 0, false), AuthResult.success);
             assert.equal(t.publish('c', 'u', 'W/1/b', big.subarray(0, 1024 * 1024), 0, false), AuthResult.success);
             assert.deepEqual(seen.map((b) => b.length), [1024 * 1024 + 1, 1024 * 1024]);
+        });
+
+        it('copies a payload that fits into the scratch buffer when asked, handing over its length instead', () => {
+            const seen: Array<Buffer | string> = [];
+            addon.setHandlers({ publish: (_c, _u, _t, payload) => { seen.push(typeof payload === 'number' ? `${payload}:${scratch.toString('latin1', 0, payload)}` : payload); return true; } });
+            const scratch = addon.usePayloadScratch!()!;
+            try {
+                assert.equal(addon.usePayloadScratch!(), scratch, 'one buffer');
+                const table: Array<[string | Buffer, Buffer | string]> = [
+                    ['{"value":1}', '11:{"value":1}'], ['', '0:'], [Buffer.alloc(4096, 0x62), `4096:${'b'.repeat(4096)}`], [Buffer.alloc(4097, 0x63), Buffer.alloc(4097, 0x63)],
+                ];
+                for (const [payload] of table)
+                    assert.equal(t.publish('c', 'u', 'W/1/a', payload, 0, false), AuthResult.success);
+                assert.deepEqual(seen, table.map(([, expected]) => expected));
+            } finally {
+                assert.equal(addon.usePayloadScratch!(false), undefined);
+            }
+            seen.length = 0;
+            t.publish('c', 'u', 'W/1/a', 'x', 0, false);
+            assert.deepEqual(seen, [Buffer.from('x')], 'Buffers again');
         });
 
         const answers: Array<[unknown, number]> = [
@@ -440,6 +460,16 @@ describe('native binding (test addon with a fake broker)', () => {
             addon.setForwardFilters({ publish: false });
             assert.equal(t.forwards('publish', 'R/1/a'), false);
             assert.equal(t.forwards('alterPublish', 'any/thing'), true, 'left alone');
+        });
+
+        it('forwards only retained publishes to alterPublish when told so', () => {
+            addon.setForwardFilters({ alterPublish: ['W/#'], alterRetainedOnly: true });
+            const table: Array<[string, boolean, boolean]> = [['W/1/a', true, true], ['W/1/a', false, false], ['N/1/a', true, false], ['N/1/a', false, false]];
+            for (const [topic, retain, forwarded] of table)
+                assert.equal(t.forwards('alterPublish', topic, retain), forwarded, `${topic} retain ${retain}`);
+            addon.setForwardFilters({ alterRetainedOnly: false });
+            assert.equal(t.forwards('alterPublish', 'W/1/a', false), true, 'every matching publish again');
+            assert.throws(() => addon.setForwardFilters({ alterRetainedOnly: 1 as unknown as boolean }), /'alterRetainedOnly' must be a boolean/);
         });
 
         it('refuses invalid filters and keeps the old ones', () => {

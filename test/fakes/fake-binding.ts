@@ -19,7 +19,7 @@ export class FakeBinding implements FlashmqBinding {
     /** The order of publish and publishFrames calls. */
     order: Array<'publish' | 'frames'> = [];
     handlers: NativeHandlers = {};
-    forwardFilters: Array<{ publish?: ForwardFilter; alterPublish?: ForwardFilter }> = [];
+    forwardFilters: Array<{ publish?: ForwardFilter; alterPublish?: ForwardFilter; alterRetainedOnly?: boolean }> = [];
     readRules: ReadRule[][] = [];
     gates: Array<[string, number]> = [];
     finished: Array<{ authId: number; result: number; delayMs: number | undefined }> = [];
@@ -57,7 +57,7 @@ export class FakeBinding implements FlashmqBinding {
     setHandlers(handlers: NativeHandlers): void {
         this.handlers = handlers;
     }
-    setForwardFilters(filters: { publish?: ForwardFilter; alterPublish?: ForwardFilter }): void {
+    setForwardFilters(filters: { publish?: ForwardFilter; alterPublish?: ForwardFilter; alterRetainedOnly?: boolean }): void {
         this.forwardFilters.push(filters);
     }
     setReadRules(rules: ReadRule[]): void {

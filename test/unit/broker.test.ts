@@ -141,6 +141,24 @@ describe('Broker facade', () => {
             binding.handlers.publish!('c', 'u', 'a/b', Buffer.from('x'), 1, true, { responseTopic: 'r/t' });
             assert.deepEqual(seen, { clientId: 'c', username: 'u', topic: 'a/b', payload: Buffer.from('x'), qos: 1, retain: true, properties: { responseTopic: 'r/t' } });
         });
+
+        it('copies a payload out of the binding\'s scratch buffer into one of its own', () => {
+            const scratch = Buffer.alloc(64);
+            const binding = Object.assign(new FakeBinding(), { usePayloadScratch: () => scratch });
+            const broker = new Broker(binding, new Logger(brokerLogSink(binding), 'test'), new FakeTimers(), { loginTimeoutMs: 1000 });
+            const seen: Buffer[] = [];
+            broker.setHandlers({ publish: (m) => { seen.push(m.payload); } });
+            // what the binding put in the scratch buffer, the length it handed over -> the payload the handler sees
+            const table: Array<[string, number, string]> = [['{"value":1}', 11, '{"value":1}'], ['abc', 0, ''], ['abcdef', 3, 'abc']];
+            for (const [bytes, length] of table) {
+                scratch.write(bytes, 'latin1');
+                binding.handlers.publish!('c', 'u', 'W/a', length, 0, false, undefined);
+            }
+            scratch.fill(0);
+            assert.deepEqual(seen.map((b) => b.toString('latin1')), table.map(([, , expected]) => expected), 'copies, not views');
+            binding.handlers.publish!('c', 'u', 'W/a', Buffer.from('big'), 0, false, undefined);
+            assert.deepEqual(seen.at(-1), Buffer.from('big'), 'a Buffer passes as it is');
+        });
     });
 
     it('guards the notification handlers', () => {

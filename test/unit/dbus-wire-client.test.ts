@@ -173,6 +173,42 @@ describe('the D-Bus client connection (over a fake socket)', () => {
         f.conn.close();
     });
 
+    it('hands a callNow reply to its callback where it was read (no copy), and matches it like any reply', () => {
+        const f = fixture();
+        const seen: Array<[string, unknown[], boolean]> = [];
+        for (const m of ['A', 'B'])
+            f.conn.callNow(request(m), 1000, (err, r) => seen.push([m, err ? [err.message] : r!.values(), r?.reader().buf === f.reading.readBuffer]));
+        const [a, b] = f.serials();
+        f.receive(Buffer.concat([reply(b!, 'i', [3]), reply(a!, 'i', [0])]));
+        assert.deepEqual(seen, [['B', [3], true], ['A', [0], true]]);
+        assert.equal(f.allocations.length, 0);
+        assert.equal(f.conn.pendingCalls, 0);
+        f.conn.close();
+    });
+
+    it('tells a callNow that cannot be made at once, and one in flight when the connection closes', () => {
+        const f = fixture({ outgoingLimitBytes: 100 });
+        const outcomes: string[] = [];
+        const note = (what: string) => (err: Error | undefined): void => { outcomes.push(`${what}: ${err?.constructor.name ?? 'reply'}`); };
+        f.conn.callNow(request('A'), 1000, note('A'));
+        f.socket.room = false;
+        f.conn.callNow(request('B'), 1000, note('B')); // waits: the socket is full
+        f.conn.callNow(request('C', 'x'.repeat(200)), 1000, note('C')); // beyond the limit
+        assert.deepEqual(outcomes, ['C: OutgoingFull']);
+        f.conn.close();
+        f.conn.callNow(request('D'), 1000, note('D'));
+        assert.deepEqual(outcomes, ['C: OutgoingFull', 'A: ConnectionClosed', 'B: ConnectionClosed', 'D: ConnectionClosed']);
+    });
+
+    it('times a callNow out like a call', async () => {
+        const f = fixture();
+        const err = await new Promise<Error | undefined>((resolve) => f.conn.callNow(request('A'), 5, (e) => resolve(e)));
+        assert.ok(err instanceof CallTimeout);
+        assert.equal(err.message, "no answer to A on 'com.victronenergy.test' '/' within 5 ms");
+        f.receive(reply(f.serials()[0]!, 'i', [0])); // too late: ignored
+        f.conn.close();
+    });
+
     it('reconnects (closes) on a stream that is not D-Bus, and says so', () => {
         const f = fixture();
         let closed = '';

@@ -77,6 +77,23 @@ describe('the request queue', () => {
         assert.equal(q.active, 0);
     });
 
+    it('runs tasks that call done instead of returning a promise, each done once however often it is called', () => {
+        const q = new RequestQueue({ concurrency: 1, perClient: 5, total: 5 });
+        const dones: Array<() => void> = [];
+        const started: string[] = [];
+        for (const name of ['a', 'b', 'c'])
+            q.submit('x', (done) => { started.push(name); dones.push(done); });
+        assert.deepEqual(started, ['a']);
+        dones[0]!();
+        dones[0]!(); // a second call frees no second slot
+        assert.deepEqual(started, ['a', 'b']);
+        assert.equal(q.active, 1);
+        dones[1]!();
+        dones[2]!();
+        assert.equal(q.active, 0);
+        assert.equal(q.queued, 0);
+    });
+
     it('holds back a client whose reads spent its budget of items until it refills, serving the others meanwhile', async () => {
         const timers = new FakeTimers();
         const q = new RequestQueue({ concurrency: 4, perClient: 10, total: 100, itemsPerSecond: 1000, itemsBurst: 2000 }, timers);

@@ -3,7 +3,7 @@ import { strict as assert } from 'node:assert';
 import { Message, Variant } from 'dbus-next';
 
 import {
-    encodeBody, encodeEntry, encodeMessage, entryArrayBody, MessageKind, parseSignature, variantEntryArrayBody, WireError,
+    encodeBody, encodeEntry, encodeMessage, entryArrayBody, isObjectPath, MessageKind, MethodCallEncoder, parseSignature, variantEntryArrayBody, WireError,
 } from '../../ts/dbus/wire/encode';
 import { SignatureError } from '../../ts/dbus/signature';
 
@@ -89,5 +89,98 @@ describe('D-Bus wire encoding', () => {
         assert.throws(() => encodeMessage({ kind: MessageKind.Signal, serial: 1, path: 'no-slash', iface: 'a.b', member: 'M' }), WireError);
         assert.throws(() => encodeMessage({ kind: MessageKind.Signal, serial: 1, path: '/', iface: 'nodots', member: 'M' }), WireError);
         assert.throws(() => encodeMessage({ kind: MessageKind.Signal, serial: 1, path: '/', iface: 'a.b', member: 'Bad-Member' }), WireError);
+    });
+
+    describe('method calls with kept headers', () => {
+        // destination, path, interface, member, signature, body values
+        const calls: Array<[string, string, string, string, string, unknown[]]> = [
+            [':1.5', '/Bench/Value0', 'com.victronenergy.BusItem', 'SetValue', 'v', [{ signature: 'd', value: 100.5 }]],
+            [':1.5', '/Bench/Value0', 'com.victronenergy.BusItem', 'SetValue', 'v', [{ signature: 'd', value: 101.5 }]],
+            [':1.5', '/Bench/Value0', 'com.victronenergy.BusItem', 'SetValue', 'v', [{ signature: 's', value: 'a longer text value' }]],
+            [':1.5', '/Bench/Value0', 'com.victronenergy.BusItem', 'GetValue', '', []],
+            [':1.6', '/Bench/Value0', 'com.victronenergy.BusItem', 'SetValue', 'v', [{ signature: 'd', value: 102.5 }]],
+            [':1.6', '/Bench/Value0', 'com.victronenergy.Settings', 'SetValue', 'v', [{ signature: 'd', value: 102.5 }]],
+            [':1.5', '/Bench/Value1', 'com.victronenergy.BusItem', 'SetValue', 'v', [{ signature: 'ai', value: [] }]],
+            ['com.victronenergy.settings', '/Settings/A', 'com.victronenergy.BusItem', 'GetValue', '', []],
+            ['org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'AddMatch', 's', ["type='signal'"]],
+            [':1.5', '/', 'com.victronenergy.BusItem', 'SetValue', 'v', [{ signature: 'x', value: 2n ** 40n }]],
+        ];
+
+        it('encodes every call as encodeMessage does, keeping the last header per object path', () => {
+            const encoder = new MethodCallEncoder();
+            calls.forEach(([destination, path, iface, member, signature, values], i) => {
+                for (const serial of [1, 2 ** 32 - 1, 1000 + i]) {
+                    const body = encodeBody(signature, values);
+                    const expected = encodeMessage({ kind: MessageKind.MethodCall, serial, destination, path, iface, member, signature, body });
+                    assert.deepEqual(encoder.encode(serial, destination, path, iface, member, signature, body), expected, `${member} ${path} serial ${serial}`);
+                }
+            });
+            assert.equal(encoder.size, 5, 'one per path');
+        });
+
+        // variants of a write -> encoded as encodeMessage and encodeBody do (or refused as they refuse it)
+        const variants: Array<{ signature: string; value: unknown }> = [
+            { signature: 'd', value: 100.5 }, { signature: 'd', value: -0 }, { signature: 'd', value: NaN }, { signature: 'd', value: -Infinity },
+            { signature: 'd', value: 1e300 }, { signature: 'i', value: 0 }, { signature: 'i', value: -0 }, { signature: 'i', value: -1 },
+            { signature: 'i', value: 2147483647 }, { signature: 'i', value: -2147483648 }, { signature: 'i', value: 2147483648 },
+            { signature: 'i', value: 1.5 }, { signature: 'i', value: 7n }, { signature: 'd', value: '1' }, { signature: 's', value: 'text' },
+            { signature: 'x', value: 2n ** 40n }, { signature: 'ai', value: [] }, { signature: 'b', value: true }, { signature: 'u', value: 3 },
+        ];
+        for (const variant of variants) {
+            it(`writes a call with the variant ${variant.signature} ${String(variant.value)} as the general way does`, () => {
+                const encoder = new MethodCallEncoder();
+                const general = (): Buffer => encodeMessage({
+                    kind: MessageKind.MethodCall, serial: 9, destination: ':1.5', path: '/A', iface: 'com.victronenergy.BusItem', member: 'SetValue',
+                    signature: 'v', body: encodeBody('v', [variant]),
+                });
+                let expected: Buffer | Error;
+                try {
+                    expected = general();
+                } catch (err) {
+                    expected = err as Error;
+                }
+                for (let round = 0; round < 2; round++) { // the header made, then kept
+                    if (expected instanceof Error)
+                        assert.throws(() => encoder.encodeVariantCall(9, ':1.5', '/A', 'com.victronenergy.BusItem', 'SetValue', variant), { message: expected.message });
+                    else
+                        assert.deepEqual(encoder.encodeVariantCall(9, ':1.5', '/A', 'com.victronenergy.BusItem', 'SetValue', variant), expected);
+                }
+            });
+        }
+
+        it('keeps at most as many headers as it is told, and refuses what encodeMessage refuses', () => {
+            const encoder = new MethodCallEncoder(3);
+            for (let i = 0; i < 10; i++)
+                encoder.encode(i + 1, ':1.5', `/Item${i}`, 'com.victronenergy.BusItem', 'GetValue', '', Buffer.alloc(0));
+            assert.ok(encoder.size <= 3);
+            assert.throws(() => encoder.encode(1, ':1.5', 'no-slash', 'com.victronenergy.BusItem', 'SetValue', '', Buffer.alloc(0)), WireError);
+            assert.throws(() => encoder.encode(1, ':1.5', '/', 'nodots', 'SetValue', '', Buffer.alloc(0)), WireError);
+            assert.throws(() => encoder.encode(1, ':1.5', '/', 'com.victronenergy.BusItem', 'Bad-Member', '', Buffer.alloc(0)), WireError);
+        });
+    });
+
+    describe('object paths', () => {
+        /** The definition, as a regular expression (what isObjectPath was). */
+        const reference = /^\/$|^(\/[A-Za-z0-9_]+)+$/;
+        const table: Array<[string, boolean]> = [
+            ['/', true], ['/a', true], ['/Ac/Power', true], ['/a_b/C9/_', true], ['', false], ['a', false], ['//', false], ['/a/', false],
+            ['/a//b', false], ['/a-b', false], ['/a.b', false], ['/a b', false], ['/\u00e9', false], ['/a\n', false], ['\n/a', false], ['/a/b/', false],
+        ];
+        for (const [path, valid] of table) {
+            it(`${valid ? 'takes' : 'refuses'} ${JSON.stringify(path)}`, () => {
+                assert.equal(isObjectPath(path), valid);
+                assert.equal(reference.test(path), valid);
+            });
+        }
+
+        it('agrees with the definition on random strings of the characters that matter', () => {
+            const chars = ['/', 'a', 'Z', '0', '_', '-', '.', ' ', '\n'];
+            let seed = 7;
+            const next = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648);
+            for (let k = 0; k < 5000; k++) {
+                const s = Array.from({ length: next() % 8 }, () => chars[next() % chars.length]!).join('');
+                assert.equal(isObjectPath(s), reference.test(s), JSON.stringify(s));
+            }
+        });
     });
 });

@@ -481,13 +481,56 @@ export class DbusBridge {
     }
 
     /** SetValue on an item; resolves with the service's answer (0 is success for velib and localsettings). */
-    async write(name: string, path: string, value: DbusTypedValue, iface = BUS_ITEM): Promise<number> {
-        const reply = await this.callService(name, {
-            path, interface: iface, member: 'SetValue', signature: 'v', body: [makeVariant(value.signature, value.value)],
+    write(name: string, path: string, value: DbusTypedValue, iface = BUS_ITEM): Promise<number> {
+        return new Promise<number>((resolve, reject) => {
+            this.writeNow(name, path, value, (err, code) => {
+                if (err)
+                    reject(err);
+                else
+                    resolve(code!);
+            }, iface);
         });
-        const code = reply.signature === 'i' ? reply.values()[0] : undefined;
-        if (typeof code !== 'number')
-            throw new Error(`SetValue answered with signature '${reply.signature}' where 'i' was expected`);
-        return code;
+    }
+
+    /**
+     * SetValue on an item, its outcome handed to `done`: an error, or the service's answer (0 is success for velib and
+     * localsettings). `done` is called once, at once when the call cannot be made. The write path's way: no promise,
+     * and the reply is read where it was received.
+     */
+    writeNow(name: string, path: string, value: DbusTypedValue, done: (err: Error | undefined, code?: number) => void, iface = BUS_ITEM): void {
+        const owner = this.registry.ownerOf(name);
+        const conn = this.conn;
+        if (!conn) {
+            done(new BridgeUnavailable('not connected to D-Bus'));
+            return;
+        }
+        if (!owner) {
+            done(new BridgeUnavailable(`'${name}' is not on the bus`));
+            return;
+        }
+        const request: CallRequest = {
+            destination: owner, path, interface: iface, member: 'SetValue', signature: 'v', body: [makeVariant(value.signature, value.value)],
+        };
+        const answered = (err: Error | undefined, reply: Reply | undefined): void => {
+            if (err) {
+                done(err);
+                return;
+            }
+            let code: unknown;
+            try {
+                code = reply!.signature === 'i' ? reply!.values()[0] : undefined;
+            } catch (e) {
+                done(e instanceof Error ? e : new Error(String(e)));
+                return;
+            }
+            if (typeof code !== 'number')
+                done(new Error(`SetValue answered with signature '${reply!.signature}' where 'i' was expected`));
+            else
+                done(undefined, code);
+        };
+        if (conn.callNow)
+            conn.callNow(request, this.options.callTimeoutMs, answered);
+        else
+            conn.call(request, this.options.callTimeoutMs).then((reply) => answered(undefined, reply), (err: unknown) => answered(err instanceof Error ? err : new Error(String(err)), undefined));
     }
 }

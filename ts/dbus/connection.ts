@@ -46,11 +46,19 @@ export class CallTimeout extends Error {
 
 export class ConnectionClosed extends Error {}
 
+/** The outcome of a call: an error, or the reply (which callNow's callers may read during the callback only). */
+export type CallDone = (err: Error | undefined, reply: Reply | undefined) => void;
+
 export interface BusConnection {
     readonly uniqueName: string;
     /** Calls waiting for their reply (for the stats line). */
     readonly pendingCalls?: number;
     call(request: CallRequest, timeoutMs: number): Promise<Reply>;
+    /**
+     * The same call, its outcome handed to `done` (at once when it cannot be made); a reply may be read during
+     * `done` only. Optional: without it, callers use call().
+     */
+    callNow?(request: CallRequest, timeoutMs: number, done: CallDone): void;
     addMatch(rule: string, timeoutMs: number): Promise<void>;
     onSignal(handler: (signal: Signal) => void): void;
     /** Called once, when the connection ends for any reason other than close(). */

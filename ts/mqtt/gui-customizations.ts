@@ -3,12 +3,11 @@
 // (R/<id>/GuiCustomizations/Apps/<app>/Chunks/<n>). All file work is asynchronous: the broker's loop never waits
 // for the disk. The app list is rebuilt only when a file under the directory changes (path or mtime).
 
-import { createHash } from 'node:crypto';
-import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 
 import type { Logger } from '../log';
 import { describeError } from '../log';
+import { crypto, fsPromises } from '../util/builtins';
 
 export const CHUNK_BYTES = 4096;
 const MAX_FILES = 10_000;
@@ -48,7 +47,7 @@ export class GuiCustomizations {
                 return;
             let real: string;
             try {
-                real = await fs.realpath(dir);
+                real = await fsPromises().realpath(dir);
             } catch {
                 return;
             }
@@ -57,7 +56,7 @@ export class GuiCustomizations {
             seen.add(real);
             let entries: string[];
             try {
-                entries = await fs.readdir(dir);
+                entries = await fsPromises().readdir(dir);
             } catch {
                 return;
             }
@@ -65,7 +64,7 @@ export class GuiCustomizations {
                 const p = path.join(dir, entry);
                 let st;
                 try {
-                    st = await fs.stat(p);
+                    st = await fsPromises().stat(p);
                 } catch {
                     continue;
                 }
@@ -76,19 +75,19 @@ export class GuiCustomizations {
             }
         };
         try {
-            await fs.access(this.dir);
+            await fsPromises().access(this.dir);
         } catch {
             return undefined;
         }
         await walk(this.dir, 0);
         if (parts.length === 0)
             return 'none';
-        return createHash('sha256').update(parts.join('\n')).digest('hex');
+        return crypto().createHash('sha256').update(parts.join('\n')).digest('hex');
     }
 
     private async hashFile(file: string): Promise<{ sha256: string; size: number }> {
-        const hash = createHash('sha256');
-        const handle = await fs.open(file, 'r');
+        const hash = crypto().createHash('sha256');
+        const handle = await fsPromises().open(file, 'r');
         try {
             let size = 0;
             for await (const chunk of handle.createReadStream() as AsyncIterable<Buffer>) {
@@ -115,14 +114,14 @@ export class GuiCustomizations {
         const apps: App[] = [];
         let entries: string[] = [];
         try {
-            entries = (await fs.readdir(this.dir)).sort();
+            entries = (await fsPromises().readdir(this.dir)).sort();
         } catch (err) {
             this.log.error(`cannot list the GUI apps in '${this.dir}': ${describeError(err)}`);
         }
         for (const name of entries) {
             const file = path.join(this.dir, name, 'gui-v2', `${name}.json`);
             try {
-                const st = await fs.stat(file);
+                const st = await fsPromises().stat(file);
                 if (!st.isFile())
                     throw new Error('not a regular file');
                 const { sha256, size } = await this.hashFile(file);
@@ -187,7 +186,7 @@ export class GuiCustomizations {
             throw new Error(`no GUI app '${name}'`);
         if (n >= app.chunks)
             return 0;
-        const handle = await fs.open(app.file, 'r');
+        const handle = await fsPromises().open(app.file, 'r');
         try {
             if ((await handle.stat()).size !== app.size)
                 throw new Error(`'${app.file}' changed since it was indexed`);

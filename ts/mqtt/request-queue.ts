@@ -32,7 +32,11 @@ export const defaultRequestQueueLimits: Readonly<RequestQueueLimits> = {
     concurrency: 8, perClient: 64, total: 1024, itemsPerSecond: 5000, itemsBurst: 20_000, totalItemsPerSecond: 20_000, totalItemsBurst: 60_000,
 };
 
-export type Task = () => Promise<unknown>;
+/**
+ * A request's work: it returns a promise that settles when the work is done, or calls `done` when it is (once;
+ * later calls and a settling promise after that change nothing). A task that throws is done at once.
+ */
+export type Task = (done: () => void) => Promise<unknown> | void;
 
 /** A budget of items: refills at `perSecond` up to `burst`; may go into debt. */
 class Budget {
@@ -186,7 +190,9 @@ export class RequestQueue {
             this.next();
         };
         try {
-            task().then(done, done);
+            const result = task(done);
+            if (result !== undefined)
+                result.then(done, done);
         } catch {
             done();
         }

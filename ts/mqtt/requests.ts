@@ -12,6 +12,7 @@ import type { DbusBridge } from '../dbus/bridge';
 import type { ServiceState } from '../dbus/cache';
 import type { DbusTypedValue } from '../dbus/to-dbus';
 import { jsonToDbus, WriteValueError } from '../dbus/to-dbus';
+import { isObjectPath } from '../dbus/wire/encode';
 import type { KeepAlive } from '../keepalive/keepalive';
 import { parseKeepAliveOptions } from '../keepalive/options';
 import type { Logger } from '../log';
@@ -22,8 +23,10 @@ import { ClientLog } from '../util/client-log';
 import { JsonParseError, parseJson } from '../util/json-parse';
 import { ProblemLog } from '../util/problem-log';
 import type { GuiCustomizations } from './gui-customizations';
+import type { Task } from './request-queue';
 import { RequestQueue } from './request-queue';
 import { itemAddress } from './topics';
+import { quickWriteValue } from './write-value';
 
 export interface RequestLimits {
     /** Largest W payload parsed. */
@@ -34,8 +37,9 @@ export interface RequestLimits {
 
 export const defaultRequestLimits: Readonly<RequestLimits> = { maxWriteBytes: 256 * 1024, maxWriteDepth: 40 };
 
-/** D-Bus object paths: '/' or '/a/b' with [A-Za-z0-9_] segments. */
-const OBJECT_PATH = /^\/(?:[A-Za-z0-9_]+(?:\/[A-Za-z0-9_]+)*)?$/;
+/** Settled: its then() queues a microtask. */
+const settled = Promise.resolve();
+
 
 export interface Reply {
     success: boolean;
@@ -79,7 +83,7 @@ export class RequestHandler {
     }
 
     /** Queues work that costs a D-Bus call or a file read; refuses it when the client's queue is full. */
-    private enqueue(message: ClientPublish, what: string, task: () => Promise<unknown>): void {
+    private enqueue(message: ClientPublish, what: string, task: Task): void {
         if (this.queue.submit(message.clientId, task))
             return;
         const error = `too many requests waiting (${this.queue.queued}); ${what} refused`;
@@ -150,7 +154,7 @@ export class RequestHandler {
             this.reply(message, { success: false, error });
             return undefined;
         }
-        if (!OBJECT_PATH.test(address.path)) {
+        if (!isObjectPath(address.path)) {
             const error = `'${address.path}' is not a valid D-Bus object path`;
             this.note(message, 'error', `'${message.topic}': ${error}`);
             this.reply(message, { success: false, error });
@@ -218,20 +222,30 @@ export class RequestHandler {
         ));
     }
 
-    private onWrite(message: ClientPublish): void {
-        let value: DbusTypedValue;
+    /** The D-Bus value a W/ payload asks for; undefined (said to the client) when it asks for none. */
+    private writeValue(message: ClientPublish): DbusTypedValue | undefined {
+        const { payload } = message;
+        const quick = payload.length <= this.limits.maxWriteBytes && this.limits.maxWriteDepth >= 1 ? quickWriteValue(payload) : undefined;
+        if (quick)
+            return quick;
         try {
-            const doc = parseJson(message.payload, { maxBytes: this.limits.maxWriteBytes, maxDepth: this.limits.maxWriteDepth });
+            const doc = parseJson(payload, { maxBytes: this.limits.maxWriteBytes, maxDepth: this.limits.maxWriteDepth });
             const member = doc.kind === 'object' ? doc.members.get('value') : undefined;
             if (member === undefined)
                 throw new WriteValueError('the payload is not a JSON object with a "value"');
-            value = jsonToDbus(member);
+            return jsonToDbus(member);
         } catch (err) {
             const why = err instanceof JsonParseError ? `the payload is not valid JSON (${err.message})` : describeError(err).replace(/^\w*Error: /, '');
             this.note(message, 'error', `refusing the write to '${message.topic}': ${why}`);
             this.reply(message, { success: false, error: why });
-            return;
+            return undefined;
         }
+    }
+
+    private onWrite(message: ClientPublish): void {
+        const value = this.writeValue(message);
+        if (!value)
+            return;
         const found = this.findService(message, false);
         if (!found)
             return;
@@ -243,21 +257,33 @@ export class RequestHandler {
             return;
         }
         this.log.debug(() => `writing ${value.signature} to '${path}' of '${service.name}' (from '${message.topic}')`);
-        this.enqueue(message, 'the write', () => this.bridge.write(service.name, path, value).then(
-            (code) => {
-                if (code === 0) {
-                    this.reply(message, { success: true, code });
-                    return;
-                }
-                const error = `the service refused the value (SetValue returned ${code})`;
-                this.note(message, 'warning', `write to '${message.topic}': ${error}`);
-                this.reply(message, { success: false, error, code });
-            },
-            (err: unknown) => {
-                const error = `SetValue on '${path}' of '${service.name}' failed: ${describeError(err)}`;
-                this.note(message, 'error', `write to '${message.topic}': ${error}`);
-                this.reply(message, { success: false, error });
-            },
-        ));
+        const name = service.name;
+        // The outcome is handled in a microtask, where the promise of the SetValue call used to settle: the MQTT 5
+        // reply follows what the same read from the bus brought (the item's change signal, its N/ publish). (Not
+        // queueMicrotask: Node makes an async resource for each.)
+        this.enqueue(message, 'the write', (done) => this.bridge.writeNow(name, path, value, (err, code) => void settled.then(() => {
+            try {
+                this.written(message, name, path, err, code);
+            } finally {
+                done();
+            }
+        })));
+    }
+
+    /** Tells the writer how its write went (a log line when it failed; the MQTT 5 reply when it asked for one). */
+    private written(message: ClientPublish, name: string, path: string, err: Error | undefined, code: number | undefined): void {
+        if (err) {
+            const error = `SetValue on '${path}' of '${name}' failed: ${describeError(err)}`;
+            this.note(message, 'error', `write to '${message.topic}': ${error}`);
+            this.reply(message, { success: false, error });
+            return;
+        }
+        if (code === 0) {
+            this.reply(message, { success: true, code });
+            return;
+        }
+        const error = `the service refused the value (SetValue returned ${code})`;
+        this.note(message, 'warning', `write to '${message.topic}': ${error}`);
+        this.reply(message, { success: false, error, code });
     }
 }

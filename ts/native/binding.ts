@@ -67,7 +67,8 @@ export interface AlterPublishChange {
 export interface NativeHandlers {
     login?: ((authId: number, clientId: string, username: string, password: string, address: string,
         userProperties: UserProperties | undefined) => boolean | number) | null;
-    publish?: ((clientId: string, username: string, topic: string, payload: Buffer, qos: number, retain: boolean,
+    /** payload: its bytes, or (after usePayloadScratch) their number, the bytes in the scratch buffer. */
+    publish?: ((clientId: string, username: string, topic: string, payload: Buffer | number, qos: number, retain: boolean,
         properties: IncomingProperties | undefined) => boolean | number | undefined) | null;
     alterPublish?: ((clientId: string, topic: string, qos: number, retain: boolean) => AlterPublishChange | undefined) | null;
     clientDisconnected?: ((clientId: string) => void) | null;
@@ -110,11 +111,18 @@ export interface BindingStats {
 export interface FlashmqBinding {
     log(level: LogLevelCode, message: string): void;
     publish(topic: string, payload: string | Uint8Array, qos?: number, retain?: boolean, properties?: OutgoingProperties): void;
+    /**
+     * A buffer the binding copies a forwarded publish's payload into when it fits; the publish handler then gets the
+     * payload's length in its place, and copies the bytes out at once; `false` goes back to Buffers (and returns
+     * undefined). Optional: without it, payloads come as Buffers.
+     */
+    usePayloadScratch?(use?: boolean): Buffer | undefined;
     /** Many messages in one call; see frames.ts for the layout. Returns the number published. */
     /** Frames (see frames.ts): all of `frames`, or its first `length` bytes. */
     publishFrames(frames: Uint8Array, length?: number): number;
     setHandlers(handlers: NativeHandlers): void;
-    setForwardFilters(filters: { publish?: ForwardFilter; alterPublish?: ForwardFilter }): void;
+    /** alterRetainedOnly: of the publishes the alterPublish filters match, only retained ones reach its handler. */
+    setForwardFilters(filters: { publish?: ForwardFilter; alterPublish?: ForwardFilter; alterRetainedOnly?: boolean }): void;
     setReadRules(rules: ReadRule[]): void;
     openReadGate(name: string, durationMs: number): void;
     finishLogin(authId: number, result: number, delayMs?: number): boolean;

@@ -59,6 +59,13 @@ export interface PublishOptions extends OutgoingProperties {
     retain?: boolean;
 }
 
+/** The first `length` bytes of `scratch`, in a Buffer of their own. */
+function copyOut(scratch: Buffer, length: number): Buffer {
+    const payload = Buffer.allocUnsafe(length);
+    scratch.copy(payload, 0, 0, length);
+    return payload;
+}
+
 function isThenable<T>(value: unknown): value is PromiseLike<T> {
     return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
@@ -122,7 +129,7 @@ export class Broker {
         this.binding.ready();
     }
 
-    setForwardFilters(filters: { publish?: ForwardFilter; alterPublish?: ForwardFilter }): void {
+    setForwardFilters(filters: { publish?: ForwardFilter; alterPublish?: ForwardFilter; alterRetainedOnly?: boolean }): void {
         this.binding.setForwardFilters(filters);
     }
 
@@ -249,7 +256,10 @@ export class Broker {
     }
 
     private wrapPublish(publish: NonNullable<BrokerHandlers['publish']>): NonNullable<NativeHandlers['publish']> {
-        return (clientId, username, topic, payload, qos, retain, properties) => {
+        const scratch = this.binding.usePayloadScratch?.();
+        return (clientId, username, topic, bytes, qos, retain, properties) => {
+            // A payload in the binding's scratch buffer is copied out first (a Buffer from Node's pool).
+            const payload = typeof bytes === 'number' ? copyOut(scratch!, bytes) : bytes;
             const message: ClientPublish = { clientId, username, topic, payload, qos, retain };
             if (properties)
                 message.properties = properties;

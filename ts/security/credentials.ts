@@ -3,9 +3,10 @@
 // line; an empty file, or an empty first line, means no password). A file read is reused for a second, so a flood
 // of logins does not become a flood of file reads.
 
-import * as fs from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 
 import type { Logger } from '../log';
+import { fsPromises } from '../util/builtins';
 import type { Timers } from '../util/timers';
 
 export interface TokenUser {
@@ -67,9 +68,9 @@ export class Credentials {
     }
 
     private async readSmall(file: string): Promise<Buffer | undefined> {
-        let handle: fs.FileHandle | undefined;
+        let handle: FileHandle | undefined;
         try {
-            handle = await fs.open(file, 'r');
+            handle = await fsPromises().open(file, 'r');
             const { size } = await handle.stat();
             if (size > MAX_FILE_BYTES)
                 throw new Error(`it is larger than ${MAX_FILE_BYTES} bytes`);

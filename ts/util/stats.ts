@@ -7,8 +7,8 @@
 // emulation too (/proc/self/status is the emulator's own there).
 
 import * as fs from 'node:fs';
-import * as v8 from 'node:v8';
 
+import { v8 } from './builtins';
 import type { TimerHandle, Timers } from './timers';
 
 export type Figures = Record<string, number>;
@@ -40,7 +40,7 @@ const round = (x: number): number => Math.round(x * 100) / 100;
 
 /** The process's figures, in MB where they are sizes. */
 export function processFigures(): Figures {
-    const heap = v8.getHeapStatistics();
+    const heap = v8().getHeapStatistics();
     const memory = process.memoryUsage();
     const figures: Figures = {
         heapUsedMb: round(heap.used_heap_size / MB),

@@ -11,8 +11,8 @@
 // writes the same file ("restarting", "degraded"), with what it knows. A write that fails is logged once per cause
 // and never stops anything.
 
-import * as fs from 'node:fs/promises';
 
+import { fsPromises } from './builtins';
 import type { TimerHandle, Timers } from './timers';
 
 export type PluginState = 'starting' | 'ready' | 'degraded';
@@ -58,9 +58,9 @@ export interface StatusFileSystem {
 }
 
 const realFileSystem: StatusFileSystem = {
-    writeFile: (path, text) => fs.writeFile(path, text, { mode: 0o644 }),
-    rename: (from, to) => fs.rename(from, to),
-    unlink: (path) => fs.unlink(path),
+    writeFile: (path, text) => fsPromises().writeFile(path, text, { mode: 0o644 }),
+    rename: (from, to) => fsPromises().rename(from, to),
+    unlink: (path) => fsPromises().unlink(path),
 };
 
 export interface StatusFileOptions {

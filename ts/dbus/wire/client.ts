@@ -12,7 +12,9 @@ import { DbusError } from '../connection';
 import { DemuxConnection } from '../demux';
 import type { IncomingMessage } from './decode';
 import { decodeMessage, decodeMessageInto, MessageStream, MessageType, ReusedMessage } from './decode';
-import { encodeBody, encodeMessage, MessageKind } from './encode';
+import type { VariantLike } from './encode';
+import { encodeBody, encodeMessage, MessageKind, MethodCallEncoder } from './encode';
+import { directWriter, socketFd } from './direct-write';
 import { describeBytes, Outgoing, OUTGOING_LIMIT_BYTES, OutgoingFull } from './outgoing';
 import { Serials } from './serial';
 
@@ -95,15 +97,18 @@ export class NativeConnection extends DemuxConnection {
     private readonly outgoing: Outgoing;
     private readonly socket: WireSocket;
     private readonly outgoingLimit: number;
+    private readonly calls = new MethodCallEncoder();
 
-    constructor(reading: ReadingSocket<WireSocket>, private readonly report: ProblemReporter, tuning: Partial<WireTuning> = {}) {
+    /** `write`: how messages go out (the socket's write unless given; see direct-write.ts). */
+    constructor(reading: ReadingSocket<WireSocket>, private readonly report: ProblemReporter, tuning: Partial<WireTuning> = {},
+        write?: (bytes: Uint8Array) => boolean) {
         super();
         const t = { ...defaultTuning(), ...tuning };
         this.socket = reading.socket;
         this.outgoingLimit = t.outgoingLimitBytes;
         this.serials = new Serials(t.firstSerial);
         this.stream = new MessageStream({ readBuffer: reading.readBuffer, allocate: t.allocate });
-        this.outgoing = new Outgoing(this.socket, {
+        this.outgoing = new Outgoing(write ? { write } : this.socket, {
             limitBytes: t.outgoingLimitBytes, wanted: (serial) => this.isPending(serial), report, episodes: t.episodes,
         });
         reading.onBytes = (buf, length) => this.onData(buf, length);
@@ -124,11 +129,11 @@ export class NativeConnection extends DemuxConnection {
 
     protected send(serial: number, request: CallRequest): void {
         const signature = request.signature ?? '';
-        const bytes = encodeMessage({
-            kind: MessageKind.MethodCall, serial, destination: request.destination, path: request.path,
-            iface: request.interface, member: request.member, signature,
-            body: encodeBody(signature, request.body ?? []),
-        });
+        const body = request.body ?? [];
+        const variant = signature === 'v' && body.length === 1 ? body[0] : undefined;
+        const bytes = typeof variant === 'object' && variant !== null && typeof (variant as VariantLike).signature === 'string'
+            ? this.calls.encodeVariantCall(serial, request.destination, request.path, request.interface, request.member, variant as VariantLike)
+            : this.calls.encode(serial, request.destination, request.path, request.interface, request.member, signature, encodeBody(signature, body));
         if (!this.outgoing.send(bytes, serial)) {
             throw new OutgoingFull(`${request.member} on '${request.destination}' not sent: the bus does not take our messages `
                 + `(${describeBytes(this.outgoingLimit)} wait to be sent)`);
@@ -155,15 +160,17 @@ export class NativeConnection extends DemuxConnection {
     private readonly onMessage = (buf: Buffer, start: number, end: number, owned: boolean): void => {
         let message: IncomingMessage;
         try {
-            // A reply is read when its caller resumes, after the read buffer may have been reused: one that lies in
-            // the read buffer gets its own copy; one in its own buffer (it spanned reads) is handed that buffer.
-            // Signals (and the rest, handled here and now) are read in place, into one message object, reused.
-            if (owned)
+            // A reply a promise waits for is read when its caller resumes, after the read buffer may have been
+            // reused: one that lies in the read buffer gets its own copy; one in its own buffer (it spanned reads) is
+            // handed that buffer. Signals, the replies to callNow and the rest, handled here and now, are read in
+            // place, into one message object that is reused (valid during their handling only).
+            if (owned) {
                 message = decodeMessage(buf, start, end);
-            else if (buf[start + 1] === MessageType.MethodReturn)
-                message = decodeMessage(Buffer.from(buf.subarray(start, end)));
-            else
+            } else {
                 message = decodeMessageInto(this.inPlace, buf, start, end);
+                if (message.type === MessageType.MethodReturn && this.keepsReply(message.replySerial))
+                    message = decodeMessage(Buffer.from(buf.subarray(start, end)));
+            }
         } catch (err) {
             this.report(`skipped a message that does not decode: ${err instanceof Error ? err.message : String(err)}`);
             return;
@@ -312,7 +319,8 @@ export function nativeConnector(report: ProblemReporter = () => undefined, tunin
                 reading = await open(candidate, timeoutMs);
                 reading.socket.setNoDelay(true);
                 await authenticate(reading, timeoutMs);
-                const connection = new NativeConnection(reading, report, shared);
+                const socket = reading.socket;
+                const connection = new NativeConnection(reading, report, shared, directWriter(socket, () => socketFd(socket)));
                 const hello = await connection.call({
                     destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus', member: 'Hello',
                 }, timeoutMs);

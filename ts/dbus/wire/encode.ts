@@ -35,10 +35,26 @@ function alignmentOf(code: string): number {
     }
 }
 
-const OBJECT_PATH = /^\/$|^(\/[A-Za-z0-9_]+)+$/;
 
+/** A D-Bus object path: '/', or '/' and a segment of [A-Za-z0-9_], once or more. (A loop: no regular expression run per call.) */
 export function isObjectPath(path: string): boolean {
-    return OBJECT_PATH.test(path);
+    const n = path.length;
+    if (n === 0 || path.charCodeAt(0) !== 0x2f)
+        return false;
+    let segment = n === 1 ? 1 : 0;
+    for (let i = 1; i < n; i++) {
+        const c = path.charCodeAt(i);
+        if (c === 0x2f) {
+            if (segment === 0)
+                return false;
+            segment = 0;
+        } else if ((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x5f) {
+            segment++;
+        } else {
+            return false;
+        }
+    }
+    return segment > 0;
 }
 
 function integer(value: unknown, what: string): number {
@@ -442,4 +458,83 @@ export function encodeMessage(m: OutgoingMessage): Buffer {
     writer.pad(8);
     writer.raw(body);
     return writer.finish();
+}
+
+/** The most method-call headers a MethodCallEncoder keeps (about 150 bytes each); when full it starts again. */
+export const METHOD_CALL_HEADERS_KEPT = 128;
+
+interface KeptHeader {
+    destination: string;
+    iface: string;
+    member: string;
+    signature: string;
+    /** The encoded header, padded to 8 bytes, with 0 for the body's length and the serial. */
+    bytes: Buffer;
+}
+
+/**
+ * Encodes method calls as encodeMessage does, keeping the header of the last call to each object path (all of it
+ * but the body's length and the serial): a call like the one before it to the same path (a write to the same item)
+ * costs a copy of its header instead of encoding and checking every header field again. Kept by path alone, whose
+ * hash the string carries once it was looked up (the item cache did), not by a key made of all the fields.
+ */
+export class MethodCallEncoder {
+    private readonly headers = new Map<string, KeptHeader>();
+
+    constructor(private readonly kept = METHOD_CALL_HEADERS_KEPT) {}
+
+    get size(): number {
+        return this.headers.size;
+    }
+
+    encode(serial: number, destination: string, path: string, iface: string, member: string, signature: string, body: Uint8Array): Buffer {
+        const head = this.header(destination, path, iface, member, signature);
+        const bytes = Buffer.allocUnsafe(head.length + body.byteLength);
+        head.copy(bytes, 0);
+        bytes.writeUInt32LE(body.byteLength, 4);
+        bytes.writeUInt32LE(serial, 8);
+        bytes.set(body, head.length);
+        return bytes;
+    }
+
+    /**
+     * A call whose body is one variant (signature 'v'): a double or an int32, what most writes carry, is written
+     * straight after the header; anything else as encodeBody writes it (and refuses it).
+     */
+    encodeVariantCall(serial: number, destination: string, path: string, iface: string, member: string, variant: VariantLike): Buffer {
+        const v = variant.value;
+        const code = variant.signature === 'd' && typeof v === 'number' ? 0x64
+            : variant.signature === 'i' && typeof v === 'number' && Number.isInteger(v) && v >= -0x80000000 && v <= 0x7fffffff ? 0x69 : 0;
+        if (code === 0)
+            return this.encode(serial, destination, path, iface, member, 'v', encodeBody('v', [variant]));
+        const head = this.header(destination, path, iface, member, 'v');
+        // The variant's signature (length 1, the code, NUL), padding to the value's alignment, the value.
+        const size = code === 0x64 ? 16 : 8;
+        const at = head.length;
+        const bytes = Buffer.allocUnsafe(at + size);
+        head.copy(bytes, 0);
+        bytes.writeUInt32LE(size, 4);
+        bytes.writeUInt32LE(serial, 8);
+        bytes.fill(0, at, at + size);
+        bytes[at] = 1;
+        bytes[at + 1] = code;
+        if (code === 0x64)
+            bytes.writeDoubleLE(v as number, at + 8);
+        else
+            bytes.writeInt32LE(v as number, at + 4);
+        return bytes;
+    }
+
+    private header(destination: string, path: string, iface: string, member: string, signature: string): Buffer {
+        let header = this.headers.get(path);
+        if (header === undefined || header.destination !== destination || header.member !== member || header.iface !== iface
+            || header.signature !== signature) {
+            const bytes = Buffer.from(encodeMessage({ kind: MessageKind.MethodCall, serial: 0, destination, path, iface, member, signature }));
+            if (header === undefined && this.headers.size >= this.kept)
+                this.headers.clear();
+            header = { destination, iface, member, signature, bytes };
+            this.headers.set(path, header);
+        }
+        return header.bytes;
+    }
 }

@@ -1,0 +1,152 @@
+// Where the plugin's start-up goes (a script that prints numbers, not a test): the broker is started with the
+// plugin on a simulated GX device, and the figures come from the plugin's own start lines (native/plugin_entry.cc,
+// native/plugin.cc, ts/plugin.ts) and from a client that connects as soon as it can and sends keep-alives until
+// one is answered with every topic. Medians of --rounds runs (7 by default), in milliseconds:
+//   - loading: the broker's start to the runtime's initialisation (FlashMQ's own start, loading libnode);
+//   - the runtime: Node's per-process initialisation;
+//   - Node's environment: the isolate, its context and Node's own bootstrap (wall-clock and the thread's CPU);
+//   - the entry: the bootstrap script and the entry module, up to D-Bus discovery starting (wall-clock and CPU);
+//   - discovery: the scan of every service, up to ready;
+//   - the broker's start to a TCP connection, and to a keep-alive answered with every topic, and the broker's CPU
+//     (all its threads) by then: the one figure here that other load on the machine does not change much.
+//
+//   node dist/bench/startup-phases.js [--rounds 7] [--recording bct] [--entry <file.js>] [--plugin <.so>]
+//       [--wrapper "<command and arguments>"] [--log]
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+
+import { Simulator } from '../ts/sim';
+import { startDbusDaemon } from '../test/helpers/dbus-daemon';
+import { pluginPath, sleep, startBroker } from '../test/helpers/flashmq';
+import { closeAll, connect } from '../test/helpers/mqtt';
+import { devicePortalId, recordingsDir } from '../test/helpers/venus';
+import { flag, numberOption, option } from './args';
+
+const ROUNDS = numberOption('rounds', 7);
+const RECORDING = option('recording') ?? 'bct';
+
+function canConnect(port: number): Promise<boolean> {
+    return new Promise((resolve) => {
+        const s = net.connect(port, '127.0.0.1');
+        s.once('connect', () => { s.destroy(); resolve(true); });
+        s.once('error', () => resolve(false));
+    });
+}
+
+type Figures = Record<string, number>;
+
+/** A process's CPU time (user and system, all its threads) in milliseconds, from /proc. */
+function processCpuMs(pid: number | undefined): number {
+    try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return (Number(fields[11]) + Number(fields[12])) * 1000 / 100; // utime, stime in clock ticks (USER_HZ 100)
+    } catch {
+        return NaN;
+    }
+}
+
+/** The figures of one start, from the broker's log (timestamps to the millisecond). */
+export function phasesFromLog(log: string): Figures {
+    const at = (re: RegExp): number => {
+        const line = log.split('\n').find((l) => re.test(l));
+        const m = line ? /^\[(\d{4}-\d\d-\d\d) (\d\d):(\d\d):(\d\d)\.(\d{3})\]/.exec(line) : null;
+        return m ? ((Number(m[2]) * 60 + Number(m[3])) * 60 + Number(m[4])) * 1000 + Number(m[5]) : NaN;
+    };
+    const num = (re: RegExp): number => {
+        const m = re.exec(log);
+        return m ? Number(m[1]) : NaN;
+    };
+    const start = at(/Starting FlashMQ version/);
+    const initialised = at(/runtime initialised/);
+    const runtimeMs = num(/runtime initialised in (\d+) ms/);
+    return {
+        'loading (start to the runtime)': initialised - runtimeMs - start,
+        'process CPU when the runtime is up': num(/the process's CPU so far (\d+) ms/),
+        'the runtime': runtimeMs,
+        "Node's environment": num(/Node's environment (\d+) ms/),
+        "Node's environment, CPU": num(/Node's environment \d+ ms \(CPU (\d+) ms\)/),
+        'the entry': num(/the entry (\d+) ms \(CPU/),
+        'the entry, CPU': num(/the entry \d+ ms \(CPU (\d+) ms\)/),
+        'discovery': num(/D-Bus discovery done in (\d+) ms/),
+        'process CPU at ready': num(/ready \(the process's CPU so far (\d+) ms\)/),
+        'start to ready': at(/D-Bus discovery done in/) - start,
+    };
+}
+
+async function once(): Promise<Figures> {
+    const daemon = await startDbusDaemon();
+    const sim = await Simulator.start({ busAddress: daemon.address, speed: 0, recordingsDir, recording: `${recordingsDir}/${RECORDING}` });
+    const id = devicePortalId();
+    const t0 = performance.now();
+    const wrapper = option('wrapper');
+    const broker = await startBroker({
+        plugin: option('plugin') ?? pluginPath, entry: option('entry') ?? null, logLevel: flag('log') ? 'debug' : 'info', noWait: true,
+        env: { DBUS_SYSTEM_BUS_ADDRESS: daemon.address }, pluginOptions: { portal_id: id },
+        ...(wrapper ? { wrapper: wrapper.split(' ') } : {}),
+    });
+    try {
+        while (!(await canConnect(broker.port))) {
+            if (!broker.running)
+                throw new Error(`the broker ended: ${broker.log().slice(-2000)}`);
+            await sleep(1);
+        }
+        const listening = performance.now() - t0;
+        const expected = sim.itemCount() - (RECORDING === 'bct' ? 1 : 0); // bct's one blocked item
+        const client = await connect(broker.port, { protocolVersion: 4 });
+        const topics = new Set<string>();
+        let done = false;
+        client.on('message', (topic) => {
+            if (topic.endsWith('/full_publish_completed'))
+                done = true;
+            else if (!topic.endsWith('/heartbeat'))
+                topics.add(topic);
+        });
+        await client.subscribeAsync(`N/${id}/#`);
+        let answered = NaN;
+        let answeredCpu = NaN;
+        for (let attempt = 0; attempt < 400 && Number.isNaN(answered); attempt++) {
+            done = false;
+            topics.clear();
+            await client.publishAsync(`R/${id}/keepalive`, '');
+            const deadline = performance.now() + 2000;
+            while (!done && performance.now() < deadline)
+                await sleep(1);
+            if (done && topics.size >= expected) {
+                answered = performance.now() - t0;
+                answeredCpu = processCpuMs(broker.proc.pid);
+            }
+            else
+                await sleep(10);
+        }
+        await closeAll(client);
+        await sleep(200);
+        const log = fs.readFileSync(broker.logFile, 'utf8');
+        if (flag('log'))
+            console.log(log);
+        return { ...phasesFromLog(log), 'start to a TCP connection': listening, 'start to a keep-alive answered with every topic': answered,
+            "the broker's CPU by then": answeredCpu };
+    } finally {
+        await broker.stop();
+        broker.cleanup();
+        await sim.stop();
+        await daemon.stop();
+    }
+}
+
+async function main(): Promise<void> {
+    const runs: Figures[] = [];
+    for (let r = 0; r < ROUNDS; r++)
+        runs.push(await once());
+    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+    console.log(`# start-up phases, ${RECORDING}, median of ${ROUNDS} (ms)`);
+    console.log('| phase | median | min | max |');
+    console.log('|---|---|---|---|');
+    for (const name of Object.keys(runs[0] ?? {})) {
+        const xs = runs.map((f) => f[name] ?? NaN).filter((x) => !Number.isNaN(x));
+        console.log(`| ${name} | ${median(xs).toFixed(0)} | ${Math.min(...xs).toFixed(0)} | ${Math.max(...xs).toFixed(0)} |`);
+    }
+}
+
+if (require.main === module)
+    main().catch((e) => { console.error(e); process.exitCode = 1; });
