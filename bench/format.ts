@@ -5,7 +5,7 @@
 //
 // Prints ns per value for the plugin's Grisu2 (64-bit arithmetic in pairs of doubles), the BigInt reference it
 // replaced, and JavaScript's own String(x), on float32 readings and on arbitrary doubles.
-import { grisu2 } from '../ts/util/grisu2';
+import { grisu2Into } from '../ts/util/grisu2';
 import { grisu2BigInt } from '../test/reference/grisu2-bigint';
 import { numberOption } from './args';
 
@@ -45,11 +45,11 @@ function nsPerValue(values: number[], fn: (x: number) => unknown): number {
 }
 
 console.log(`# Double formatting, ${VALUES} distinct values per row, ns per value (one run)\n`);
-console.log('| values | grisu2 (plugin) | grisu2 (BigInt reference) | String(x) |');
+console.log('| values | grisu2 (plugin, digits into a buffer) | grisu2 (BigInt reference) | String(x) |');
 console.log('|---|---|---|---|');
 for (const kind of ['float32', 'double'] as const) {
     const values = samples(kind);
-    const fast = nsPerValue(values, grisu2);
+    const fast = nsPerValue(values, grisu2Into);
     const reference = nsPerValue(values, grisu2BigInt);
     const native = nsPerValue(values, String);
     console.log(`| ${kind} | ${fast.toFixed(0)} | ${reference.toFixed(0)} | ${native.toFixed(0)} |`);

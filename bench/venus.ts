@@ -6,6 +6,16 @@
 //   npm run bench:venus -- --compare /path/to/libflashmq-dbus-plugin.so --only writes [--writes 5000] [--write-warmup 1000]  # the write figures only
 //   ... --before /other/build-plugin/Release/libdbus-flashmq-ts.so   # another build of ours too (e.g. before a change)
 //
+// Focused runs, to iterate on one figure: --only fullpublish,changes (of idle, fullpublish, changes, most, writes;
+// start-up always runs), --skip-bct, --rates 100,1000 and --change-seconds 10 (the measured seconds at each rate),
+// --repeat 3 (every plugin started again that many times, alternating, so a slow moment of this shared machine does
+// not hit one plugin only), --variants '<node_args>|<node_args>' (ours once per set of plugin_opt_node_args, e.g.
+// V8 flags; '' is the default), and --gc: V8 traces each collection of ours (--trace-gc-nvp, its stdout
+// line-buffered) and the change figures say how many scavenges and mark-compacts ran per second at each rate and
+// how many bytes the JavaScript heap took per change (the bytes V8 reports allocated between collections, over the
+// changes sent; the run's idle rate subtracted; '-' with fewer than 4 collections in the window, where that figure
+// means nothing: bench/change-path.ts measures it exactly).
+//
 // For each plugin, each workload (the bct recording; 100 services x 500 items) and each mode (no limits; Venus's
 // service limits, softlimit -d 150000000 -s 10000000 -a 600000000 as on aarch64, applied with prlimit): start-up
 // (broker start -> a keep-alive answered with every topic), memory idle, keep-alive -> full_publish_completed and
@@ -36,8 +46,15 @@ const COMPARE = option('compare');
 const BEFORE = option('before');
 const SKIP_SCALE = flag('skip-scale');
 const SKIP_LIMITS = flag('skip-limits');
-/** `--only writes`: start-up, then the write figures only (to iterate on the write path). */
-const ONLY = option('only');
+const SKIP_BCT = flag('skip-bct');
+/** `--only writes`: start-up, then the write figures only (to iterate on the write path); see the header for the rest. */
+const ONLY = option('only')?.split(',');
+const RATES = (option('rates') ?? '100,1000,5000').split(',').map(Number);
+const CHANGE_SECONDS = option('change-seconds');
+const REPEAT = Number(option('repeat') ?? 1);
+const VARIANTS = option('variants')?.split('|').map((v) => v.trim()) ?? [undefined];
+const GC = flag('gc');
+const doing = (group: string): boolean => ONLY === undefined || ONLY.includes(group);
 const WRITES = Number(option('writes') ?? 5000);
 /** Writes before the measured ones: the JIT compiles the write path over the first few thousand. */
 const WRITE_WARMUP = Number(option('write-warmup') ?? 1000);
@@ -48,6 +65,53 @@ interface Plugin {
     label: string;
     so: string;
     original: boolean;
+    /** plugin_opt_node_args (ours only). */
+    nodeArgs?: string;
+}
+
+/** One collection V8 traced (--trace-gc-nvp): when its line arrived, its kind, and what was allocated since the one before. */
+interface GcEvent {
+    at: number;
+    kind: string;
+    allocated: number;
+    pause: number;
+}
+
+/** Reads V8's --trace-gc-nvp lines from the broker's stdout as they arrive. */
+function traceGc(broker: RunningBroker): GcEvent[] {
+    const events: GcEvent[] = [];
+    let partial = '';
+    broker.proc.stdout?.on('data', (d: Buffer) => {
+        const at = performance.now();
+        const lines = (partial + d.toString()).split('\n');
+        partial = lines.pop() ?? '';
+        for (const line of lines) {
+            const kind = / gc=(\w+)/.exec(line)?.[1];
+            if (kind === undefined)
+                continue;
+            events.push({ at, kind, allocated: Number(/ allocated=(\d+)/.exec(line)?.[1] ?? 0), pause: Number(/pause=([\d.]+)/.exec(line)?.[1] ?? 0) });
+        }
+    });
+    return events;
+}
+
+/** The collections in [from, to): scavenges and others per second, and the bytes allocated. */
+function gcBetween(events: readonly GcEvent[], from: number, to: number): { scavenges: number; others: number; allocated: number; maxPause: number } {
+    let scavenges = 0;
+    let others = 0;
+    let allocated = 0;
+    let maxPause = 0;
+    for (const e of events) {
+        if (e.at < from || e.at >= to)
+            continue;
+        if (e.kind === 's')
+            scavenges++;
+        else
+            others++;
+        allocated += e.allocated;
+        maxPause = Math.max(maxPause, e.pause);
+    }
+    return { scavenges, others, allocated, maxPause };
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
@@ -76,7 +140,7 @@ interface Gx {
     startupTopics: number;
 }
 
-async function startGx(plugin: Plugin, id: string, sim: { recording?: string; scale?: { services: number; paths: number } }, wrapper?: string[]): Promise<Gx> {
+async function startGx(plugin: Plugin, id: string, sim: { recording?: string; scale?: { services: number; paths: number } }, wrapper?: string[]): Promise<Gx & { gc: GcEvent[] }> {
     const daemon = await startDbusDaemon();
     const simulator = await Simulator.start({
         busAddress: daemon.address, speed: 0, recordingsDir,
@@ -89,11 +153,13 @@ async function startGx(plugin: Plugin, id: string, sim: { recording?: string; sc
     const broker = await startBroker({
         plugin: plugin.so, entry: null, logLevel: 'warning', noWait: true,
         env: { DBUS_SYSTEM_BUS_ADDRESS: daemon.address },
-        pluginOptions: plugin.original ? { skip_broker_registration: 'true' } : { portal_id: id },
+        pluginOptions: plugin.original ? { skip_broker_registration: 'true' }
+            : { portal_id: id, ...(plugin.nodeArgs || GC ? { node_args: `${plugin.nodeArgs ?? ''}${GC ? ' --trace-gc-nvp' : ''}`.trim() } : {}) },
         extraConfig: 'client_max_write_buffer_size 4194304',
         listenerConfig: ['tcp_nodelay true'],
-        ...(wrapper ? { wrapper } : {}),
+        ...(wrapper || GC ? { wrapper: [...(GC ? ['stdbuf', '-oL'] : []), ...(wrapper ?? [])] } : {}),
     });
+    const gc = traceGc(broker);
     while (!(await canConnect(broker.port))) {
         if (!broker.running)
             throw new Error(`the broker ended at start: ${JSON.stringify(await broker.exited)}\n${broker.log().slice(-1500)}\n${broker.consoleOutput.slice(-1500)}`);
@@ -127,7 +193,7 @@ async function startGx(plugin: Plugin, id: string, sim: { recording?: string; sc
     }
     const startupTopics = topics.size;
     await closeAll(client);
-    return { daemon, sim: simulator, broker, startMs, startupTopics };
+    return { daemon, sim: simulator, broker, startMs, startupTopics, gc };
 }
 
 async function stopGx(gx: Gx): Promise<void> {
@@ -179,7 +245,7 @@ async function ensureBenchService(gx: Gx): Promise<void> {
     await sleep(500);
 }
 
-async function changeLatency(gx: Gx, id: string, rate: number, seconds: number): Promise<{ p50: number; p99: number; received: number; sent: number }> {
+async function changeLatency(gx: Gx, id: string, rate: number, seconds: number): Promise<{ p50: number; p99: number; p999: number; max: number; received: number; sent: number; from: number; to: number }> {
     const client = await connect(gx.broker.port, { protocolVersion: 4 });
     const c = new Collector(client);
     const paths = BENCH_PATHS;
@@ -218,10 +284,15 @@ async function changeLatency(gx: Gx, id: string, rate: number, seconds: number):
     await send(rate, false);
     await sleep(200);
     const total = rate * seconds;
+    const from = performance.now();
     await send(total, true);
+    const to = performance.now();
     await sleep(500);
     await closeAll(client);
-    return { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), received: latencies.length, sent: total };
+    return {
+        p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), p999: percentile(latencies, 0.999), max: percentile(latencies, 1),
+        received: latencies.length, sent: total, from, to,
+    };
 }
 
 /**
@@ -348,7 +419,9 @@ async function main(): Promise<void> {
         return;
     }
     const id = devicePortalId();
-    const plugins: Plugin[] = [{ label: 'ours', so: pluginPath, original: false }];
+    const plugins: Plugin[] = VARIANTS.map((args) => ({
+        label: args === undefined ? 'ours' : `ours [${args || 'default'}]`, so: pluginPath, original: false, ...(args ? { nodeArgs: args } : {}),
+    }));
     if (BEFORE)
         plugins.push({ label: 'ours before', so: BEFORE, original: false });
     if (COMPARE)
@@ -356,66 +429,109 @@ async function main(): Promise<void> {
     const modes: Mode[] = [{ label: 'no limits' }];
     if (!SKIP_LIMITS)
         modes.push({ label: 'Venus limits', wrapper: VENUS_LIMITS });
-    const workloads: Workload[] = [{ label: 'bct', sim: { recording: 'bct' } }];
+    const workloads: Workload[] = [];
+    if (!SKIP_BCT)
+        workloads.push({ label: 'bct', sim: { recording: 'bct' } });
     if (!SKIP_SCALE)
         workloads.push({ label: '50,000 items', sim: { scale: { services: 100, paths: 500 } } });
     const columns = modes.flatMap((m) => plugins.map((p) => `${p.label}, ${m.label}`));
     const rows: Row[] = [];
-    const put = (figure: string, column: string, value: string): void => {
-        let row = rows.find((r) => r.figure === figure);
-        if (!row) {
-            row = { figure, values: new Map() };
-            rows.push(row);
+    /** Each figure's values over the repeats, as text; numbers of a figure given as numbers are reported as medians. */
+    const samples = new Map<string, Map<string, Array<string | number[]>>>();
+    const order: string[] = [];
+    const put = (figure: string, column: string, value: string | number[]): void => {
+        if (!samples.has(figure)) {
+            samples.set(figure, new Map());
+            order.push(figure);
         }
-        row.values.set(column, value);
+        const byColumn = samples.get(figure)!;
+        byColumn.set(column, [...(byColumn.get(column) ?? []), value]);
     };
 
     for (const workload of workloads) {
-        for (const mode of modes) {
-            for (const plugin of plugins) {
-                const column = `${plugin.label}, ${mode.label}`;
-                const w = workload.label;
-                let gx: Gx | undefined;
-                try {
-                    gx = await startGx(plugin, id, workload.sim, mode.wrapper);
-                    put(`${w}: start-up, broker start to a keep-alive answered with all topics (ms)`, column, `${gx.startMs.toFixed(0)} (${gx.startupTopics} topics)`);
-                    await sleep(4000); // ours gives back what start-up took 3 s after discovery
-                    if (ONLY === 'writes') {
-                        const wr = await writes(gx, id, WRITES);
-                        put(`${w}: write round trip W/ -> N/, median / p99 (ms)`, column, `${wr.median.toFixed(2)} / ${wr.p99.toFixed(2)}${wr.lost ? ` (${wr.lost} lost)` : ''}`);
-                        put(`${w}: broker CPU per write (µs, ${WRITES} writes after ${WRITE_WARMUP})`, column, wr.cpuMicros.toFixed(0));
+        for (let repeat = 0; repeat < REPEAT; repeat++) {
+            for (const mode of modes) {
+                for (const plugin of plugins) {
+                    const column = `${plugin.label}, ${mode.label}`;
+                    const w = workload.label;
+                    let gx: (Gx & { gc: GcEvent[] }) | undefined;
+                    try {
+                        gx = await startGx(plugin, id, workload.sim, mode.wrapper);
+                        put(`${w}: start-up, broker start to a keep-alive answered with all topics (ms)`, column, `${gx.startMs.toFixed(0)} (${gx.startupTopics} topics)`);
+                        await sleep(4000); // ours gives back what start-up took 3 s after discovery
+                        const idleFrom = performance.now();
+                        if (doing('idle'))
+                            put(`${w}: RSS (anonymous) idle, MB`, column, memory(gx.broker).text);
+                        if (doing('fullpublish')) {
+                            const fp = await fullPublishTimes(gx, id);
+                            put(`${w}: keep-alive to full_publish_completed, median (ms)`, column, `${fp.ms.toFixed(1)} (${fp.messages} messages)`);
+                            put(`${w}: RSS (anonymous) after ${ROUNDS} full publishes, MB`, column, memory(gx.broker).text);
+                        }
+                        if (doing('changes')) {
+                            await ensureBenchService(gx);
+                            // The heap's idle allocation rate (timers, the stats line): subtracted from the changes'.
+                            await sleep(GC ? 3000 : 0);
+                            const idle = gcBetween(gx.gc, idleFrom, performance.now());
+                            const idleRate = idle.allocated / ((performance.now() - idleFrom) / 1000);
+                            for (const rate of RATES) {
+                                const l = await changeLatency(gx, id, rate, CHANGE_SECONDS !== undefined ? Number(CHANGE_SECONDS) : rate >= 1000 ? 4 : 3);
+                                put(`${w}: change latency at ${rate}/s, p50 / p99 (ms)`, column, [l.p50, l.p99]);
+                                put(`${w}: change latency at ${rate}/s, p99.9 / max (ms)`, column, [l.p999, l.max]);
+                                if (l.received !== l.sent)
+                                    put(`${w}: change latency at ${rate}/s, lost`, column, `${l.sent - l.received}/${l.sent}`);
+                                if (GC && !plugin.original) {
+                                    const g = gcBetween(gx.gc, l.from, l.to + 200);
+                                    const s = (l.to + 200 - l.from) / 1000;
+                                    // A collection reports what was allocated since the one before, maybe long before the window:
+                                    // the bytes per change mean something only with several collections in it.
+                                    const perChange = g.scavenges + g.others >= 4 ? Math.max(0, (g.allocated - idleRate * s) / l.sent).toFixed(0) : '-';
+                                    put(`${w}: at ${rate}/s, scavenges / other collections per s; longest pause (ms); bytes allocated per change`, column,
+                                        `${(g.scavenges / s).toFixed(2)} / ${(g.others / s).toFixed(2)}; ${g.maxPause.toFixed(1)}; ${perChange}`);
+                                }
+                            }
+                        }
+                        if (doing('most')) {
+                            const most = await maxThroughput(gx, id, 3);
+                            put(`${w}: most changes delivered per second`, column, `${(most.perSecond / 1000).toFixed(1)} k (${most.received}/${most.sent})`);
+                        }
+                        if (doing('writes')) {
+                            const wr = await writes(gx, id, WRITES);
+                            put(`${w}: write round trip W/ -> N/, median / p99 (ms)`, column, `${wr.median.toFixed(2)} / ${wr.p99.toFixed(2)}${wr.lost ? ` (${wr.lost} lost)` : ''}`);
+                            put(`${w}: broker CPU per write (µs, ${WRITES} writes after ${WRITE_WARMUP})`, column, wr.cpuMicros.toFixed(0));
+                        }
+                        await sleep(1000);
+                        const after = memory(gx.broker);
+                        put(ONLY === undefined ? `${w}: RSS (anonymous) after the change load and writes, MB` : `${w}: RSS (anonymous) at the end, MB`, column, after.text);
+                        put(`${w}: peak RSS, MB`, column, after.peak);
                         put(`${w}: still serving at the end`, column, gx.broker.running && (await canConnect(gx.broker.port)) ? 'yes' : `no: ${JSON.stringify(await gx.broker.exited)}`);
-                        continue;
+                    } catch (err) {
+                        put(`${w}: still serving at the end`, column, `no: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 120)}`);
+                    } finally {
+                        if (gx)
+                            await stopGx(gx);
                     }
-                    put(`${w}: RSS (anonymous) idle, MB`, column, memory(gx.broker).text);
-                    const fp = await fullPublishTimes(gx, id);
-                    put(`${w}: keep-alive to full_publish_completed, median (ms)`, column, `${fp.ms.toFixed(1)} (${fp.messages} messages)`);
-                    put(`${w}: RSS (anonymous) after ${ROUNDS} full publishes, MB`, column, memory(gx.broker).text);
-                    for (const rate of [100, 1000, 5000]) {
-                        const l = await changeLatency(gx, id, rate, rate >= 1000 ? 4 : 3);
-                        put(`${w}: change latency at ${rate}/s, p50 / p99 (ms)`, column, `${l.p50.toFixed(2)} / ${l.p99.toFixed(2)} (${l.received}/${l.sent})`);
-                    }
-                    const most = await maxThroughput(gx, id, 3);
-                    put(`${w}: most changes delivered per second`, column, `${(most.perSecond / 1000).toFixed(1)} k (${most.received}/${most.sent})`);
-                    const wr = await writes(gx, id, WRITES);
-                    put(`${w}: write round trip W/ -> N/, median / p99 (ms)`, column, `${wr.median.toFixed(2)} / ${wr.p99.toFixed(2)}${wr.lost ? ` (${wr.lost} lost)` : ''}`);
-                    put(`${w}: broker CPU per write (µs, ${WRITES} writes after ${WRITE_WARMUP})`, column, wr.cpuMicros.toFixed(0));
-                    await sleep(1000);
-                    const after = memory(gx.broker);
-                    put(`${w}: RSS (anonymous) after the change load and writes, MB`, column, after.text);
-                    put(`${w}: peak RSS, MB`, column, after.peak);
-                    put(`${w}: still serving at the end`, column, gx.broker.running && (await canConnect(gx.broker.port)) ? 'yes' : `no: ${JSON.stringify(await gx.broker.exited)}`);
-                } catch (err) {
-                    put(`${w}: still serving at the end`, column, `no: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 120)}`);
-                } finally {
-                    if (gx)
-                        await stopGx(gx);
                 }
             }
         }
     }
 
-    console.log(`# Plugin benchmark on a simulated GX device, ${new Date().toISOString()}, ${process.arch}; median of ${ROUNDS} where it says median`);
+    for (const figure of order) {
+        const values = new Map<string, string>();
+        for (const [column, xs] of samples.get(figure)!) {
+            if (typeof xs[0] === 'string') {
+                values.set(column, (xs as string[]).join('; '));
+                continue;
+            }
+            // Numbers: the median over the repeats of each, and each repeat's in brackets when there are several.
+            const arrays = xs as number[][];
+            const medians = arrays[0]!.map((_, i) => median(arrays.map((a) => a[i]!)).toFixed(2)).join(' / ');
+            values.set(column, arrays.length === 1 ? medians : `${medians} (${arrays.map((a) => a.map((x) => x.toFixed(2)).join('/')).join(', ')})`);
+        }
+        rows.push({ figure, values });
+    }
+
+    console.log(`# Plugin benchmark on a simulated GX device, ${new Date().toISOString()}, ${process.arch}; median of ${ROUNDS} where it says median`
+        + `${REPEAT > 1 ? `; each plugin started ${REPEAT} times, alternating: medians over those, each in brackets` : ''}`);
     console.log(`Venus limits: ${VENUS_LIMITS.slice(0, -1).join(' ')}; MB = 1,000,000 bytes; the simulator, the bus, the broker and the clients share the machine's cores`);
     console.log(`\n| figure | ${columns.join(' | ')} |`);
     console.log(`|---|${columns.map(() => '---').join('|')}|`);

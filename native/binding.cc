@@ -738,17 +738,25 @@ private:
         return scratch_.Value();
     }
 
-    // publishFrames(frames: Buffer): number
+    // publishFrames(frames: Buffer, length?: number): number
     // Many messages in one call. Each frame: u8 flags (bit 0 retain, bits 1-2 QoS), u32le topic length, topic,
-    // u32le payload length, payload. The whole buffer is checked before anything is published.
+    // u32le payload length, payload. The whole buffer is checked before anything is published. With `length`, only
+    // the first `length` bytes count: a batch buffer is handed over as it is, without a view made for each call.
     Napi::Value PublishFrames(const Napi::CallbackInfo &info)
     {
         Napi::Env env = info.Env();
-        if (info.Length() < 1 || !info[0].IsTypedArray())
-            throw Napi::TypeError::New(env, "publishFrames(frames: Buffer)");
+        if (info.Length() < 1 || !info[0].IsTypedArray() || (info.Length() >= 2 && !info[1].IsUndefined() && !info[1].IsNumber()))
+            throw Napi::TypeError::New(env, "publishFrames(frames: Buffer, length?: number)");
         Napi::TypedArray t = info[0].As<Napi::TypedArray>();
         const uint8_t *data = static_cast<const uint8_t *>(t.ArrayBuffer().Data()) + t.ByteOffset();
-        const size_t size = t.ByteLength();
+        size_t size = t.ByteLength();
+        if (info.Length() >= 2 && info[1].IsNumber())
+        {
+            const double length = info[1].As<Napi::Number>().DoubleValue();
+            if (!(length >= 0) || length > static_cast<double>(size))
+                throw Napi::RangeError::New(env, "publishFrames: length beyond the buffer");
+            size = static_cast<size_t>(length);
+        }
 
         size_t count = 0;
         for (size_t pos = 0; pos < size; count++)

@@ -127,6 +127,19 @@ describe('native binding (test addon with a fake broker)', () => {
             assert.equal(calls('publish')[0]!.topic, 'x/y');
         });
 
+        it('publishes only the first `length` bytes when given a length, and refuses one beyond the buffer', () => {
+            const batch = new FrameBatch();
+            batch.add('a/1', 'x').add('a/2', 'y');
+            const first = encodeFrame('a/1', 'x').length;
+            assert.equal(addon.publishFrames(batch.storage, first), 1);
+            assert.deepEqual(calls('publish').map((c) => c.topic), ['a/1']);
+            assert.equal(addon.publishFrames(batch.storage, batch.byteLength), 2);
+            assert.equal(addon.publishFrames(batch.storage, 0), 0);
+            assert.throws(() => addon.publishFrames(batch.storage, batch.storage.length + 1), /length beyond the buffer/);
+            assert.throws(() => addon.publishFrames(batch.storage, -1), /length beyond the buffer/);
+            assert.throws(() => addon.publishFrames(batch.storage, first - 1), /truncated frame 0/);
+        });
+
         const broken: Array<[string, Buffer, RegExp]> = [
             ['a truncated header', Buffer.concat([encodeFrame('a', 'b'), Buffer.from([0, 1])]), /truncated frame 1/],
             ['a payload length past the end', (() => { const f = encodeFrame('a', 'bc'); f.writeUInt32LE(99, 6); return Buffer.concat([encodeFrame('ok', '1'), f]); })(), /truncated frame 1/],

@@ -37,7 +37,8 @@ export class FakeBinding implements FlashmqBinding {
         this.published.push({ topic, payload, qos, retain, properties });
         this.order.push('publish');
     }
-    publishFrames(frames: Uint8Array): number {
+    publishFrames(all: Uint8Array, length?: number): number {
+        const frames = length === undefined ? all : all.subarray(0, length);
         this.frames.push(Uint8Array.from(frames));
         this.order.push('frames');
         let count = 0;

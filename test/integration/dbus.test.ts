@@ -115,7 +115,7 @@ describe('the D-Bus side on a private bus with the Venus simulator', function ()
         sim = await Simulator.start({ busAddress: daemon.address, recording: path.join(recordingsDir, 'bct'), speed: 0, recordingsDir });
         const b = newBridge();
         const events: CacheEvent[] = [];
-        b.cache.subscribe((e) => events.push(e));
+        b.cache.subscribe((e) => events.push(e.kind === 'changed' ? { ...e, items: [...e.items] } : e)); // a signal's event is reused
         b.start();
         await b.whenDiscovered();
         const name = 'com.victronenergy.vebus.ttyS4';

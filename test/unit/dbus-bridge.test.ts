@@ -23,7 +23,8 @@ function setup(): { bus: FakeBus; timers: FakeTimers; bridge: DbusBridge; events
     const log = new Logger({ write: (level, line) => logs.push([level, line]) }, 'dbus', () => true);
     const bridge = new DbusBridge({ ...defaultBridgeOptions, address: 'unix:path=/fake', callTimeoutMs: 1000 }, log, timers, bus.connector);
     const events: CacheEvent[] = [];
-    bridge.cache.subscribe((e) => events.push(e));
+    // Events are valid during the call (a signal's is reused): kept as copies.
+    bridge.cache.subscribe((e) => events.push(e.kind === 'changed' ? { ...e, items: [...e.items] } : e));
     return { bus, timers, bridge, events, logs };
 }
 

@@ -2,7 +2,8 @@ import { strict as assert } from 'node:assert';
 
 import type { CacheEvent } from '../../ts/dbus/cache';
 import { ItemCache } from '../../ts/dbus/cache';
-import { normalizePath, parseGetValueItem, parseGetValueTree, parseItemsDict, parsePropertiesChanged } from '../../ts/dbus/items';
+import type { ItemUpdate, ParsedBody } from '../../ts/dbus/items';
+import { normalizePath, parseGetValueItem, parseGetValueTree, parseItemsDict, parsePropertiesChanged, SignalParser } from '../../ts/dbus/items';
 import { instanceOf, serviceType } from '../../ts/dbus/naming';
 import type { VeValue } from '../../ts/dbus/values';
 import { UNKNOWN_TYPE } from '../../ts/dbus/values';
@@ -82,6 +83,70 @@ describe('service bodies (spec §2.3, §2.5)', () => {
         assert.match(parsePropertiesChanged(body('sa{sv}as', ['x', {}, []]), '/x', () => undefined).refused!, /signature/);
     });
 
+    /** What a SignalParser read, as the allocating parsers give it (no keys for what an update does not carry). */
+    function signalParsed(parser: SignalParser, taken: boolean): ParsedBody {
+        if (!taken)
+            return { items: [], refused: parser.refused! };
+        assert.equal(parser.refused, undefined);
+        return {
+            items: parser.items.slice(0, parser.count).map((u) => {
+                const out: ItemUpdate = { path: u.path };
+                if (u.value !== undefined)
+                    out.value = u.value;
+                if (u.min !== undefined)
+                    out.min = u.min;
+                if (u.max !== undefined)
+                    out.max = u.max;
+                return out;
+            }),
+        };
+    }
+
+    it('reads change signals into reused updates exactly as the allocating parsers do', () => {
+        const bytes = Buffer.from(encodeBody('a{sa{sv}}', [{ '/a': { Value: v('d', 1) }, '/b': { Value: v('i', 2) } }]));
+        const cut = { signature: 'a{sa{sv}}', values: () => [], reader: () => new BodyReader(bytes, 0, 0, bytes.length - 3, true) };
+        const itemsBodies = [
+            body('a{sa{sv}}', [{ '/Ac/Power': { Value: v('d', 936), Text: v('s', '936W') }, 'Settings//X': { Value: v('i', 1), Min: v('i', 0), Max: v('i', 1), Default: v('i', 1) },
+                '/OnlyText': { Text: v('s', 'x') }, '/Invalid': { Value: v('ai', []) } }]),
+            body('a{sa{sv}}', [{ '/One': { Value: v('s', 'x') } }]),
+            body('a{sa{sv}}', [{}]),
+            body('a{sv}', [{}]),
+            cut,
+        ];
+        const propertiesBodies: Array<[ReturnType<typeof body>, string]> = [
+            [body('a{sv}', [{ Value: v('ai', []), Text: v('s', '---') }]), '/Ac/L2/Power'],
+            [body('a{sv}', [{ Text: v('s', '1'), Value: v('d', 2.5) }]), 'Relative//Path'],
+            [body('a{sv}', [{ Text: v('s', '1') }]), '/x'],
+            [body('sa{sv}as', ['x', {}, []]), '/x'],
+        ];
+        const parser = new SignalParser();
+        for (let round = 0; round < 2; round++) { // the second round reuses the updates of the first
+            for (const b of itemsBodies) {
+                const problems: string[] = [];
+                const expected = parseItemsDict(b, (c) => problems.push(c));
+                assert.deepEqual(signalParsed(parser, parser.itemsChanged(b, (c) => problems.push(c))), expected);
+            }
+            for (const [b, path] of propertiesBodies)
+                assert.deepEqual(signalParsed(parser, parser.propertiesChanged(b, path, () => undefined)), parsePropertiesChanged(b, path, () => undefined));
+        }
+    });
+
+    it('reuses its update objects from signal to signal, and lets those of a huge signal go', () => {
+        const parser = new SignalParser();
+        assert.ok(parser.itemsChanged(body('a{sa{sv}}', [{ '/a': { Value: v('d', 1), Min: v('d', 0) } }]), () => undefined));
+        const first = parser.items[0];
+        assert.ok(parser.itemsChanged(body('a{sa{sv}}', [{ '/b': { Max: v('d', 9) } }]), () => undefined));
+        assert.equal(parser.items[0], first, 'the same object');
+        assert.deepEqual(first, { path: '/b', value: undefined, min: undefined, max: 9 }, 'nothing of the signal before stays');
+        const huge = Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`/p${i}`, { Value: v('i', i) }]));
+        assert.ok(parser.itemsChanged(body('a{sa{sv}}', [huge]), () => undefined));
+        assert.equal(parser.count, 1000);
+        assert.equal(parser.items[999]!.value, 999n);
+        assert.ok(parser.propertiesChanged(body('a{sv}', [{ Value: v('i', 1) }]), '/x', () => undefined));
+        assert.equal(parser.count, 1);
+        assert.ok(parser.items.length <= 256, `${parser.items.length} updates kept`);
+    });
+
     it('takes GetValue trees with relative keys under their base', () => {
         assert.deepEqual(parseGetValueTree(body('v', [v('a{sv}', { 'Ac/Power': v('d', 1), DeviceInstance: v('i', 3) })]), '/', () => undefined).items,
             [{ path: '/Ac/Power', value: 1 }, { path: '/DeviceInstance', value: 3n }]);
@@ -103,7 +168,7 @@ describe('the item cache', () => {
         const reports: string[] = [];
         const cache = new ItemCache({ maxQueuedPaths: 3 }, (m) => reports.push(m));
         const events: CacheEvent[] = [];
-        cache.subscribe((e) => events.push(e));
+        cache.subscribe((e) => events.push(e.kind === 'changed' ? { ...e, items: [...e.items] } : e)); // a signal's event is reused
         return { cache, events, reports };
     }
     const S = 'com.victronenergy.solarcharger.ttyS5';
@@ -192,6 +257,26 @@ describe('the item cache', () => {
         cache.applyScan(S, []);
         assert.equal(after, 1);
         assert.match(reports[0]!, /listener bug/);
+    });
+
+    it('announces a signal\'s changes in one event and list, reused: only the first `count` updates, the list sized to them', () => {
+        const cache = new ItemCache();
+        const seen: Array<{ event: CacheEvent; paths: string[] }> = [];
+        cache.subscribe((e) => {
+            if (e.kind === 'changed')
+                seen.push({ event: e, paths: e.items.map((i) => i.path) });
+        });
+        cache.applyScan(S, [{ path: '/a', value: 1n }]);
+        cache.applySignal(S, [{ path: '/a', value: 2n }, { path: '/b', value: 3n }, { path: '/not-this', value: 4n }], 2);
+        cache.applySignal(S, [{ path: '/b', value: 5n }]);
+        cache.applySignal(S, [], 0);
+        assert.deepEqual(seen.map((s) => s.paths), [['/a', '/b'], ['/b']], 'no event for nothing');
+        assert.equal(seen[0]!.event, seen[1]!.event, 'one event object');
+        const event = seen[1]!.event;
+        assert.ok(event.kind === 'changed' && event.source === 'signal');
+        assert.equal(event.service.name, '', 'between signals it holds no service');
+        assert.equal(cache.get(S)!.items.has('/not-this'), false);
+        assert.equal(cache.get(S)!.items.get('/b')!.value, 5n);
     });
 
     it('merges reads and returns the items read', () => {

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 
 import type { VeValue } from '../../ts/dbus/values';
 import { grisu2 } from '../../ts/util/grisu2';
-import { formatDouble, formatDoubleLikeIostream, formatJson } from '../../ts/util/json-format';
+import { doubleValuePayload, formatDouble, formatDoubleLikeIostream, formatJson, integerValuePayload } from '../../ts/util/json-format';
 import type { JsonNode } from '../../ts/util/json-parse';
 import { JsonParseError, parseJson } from '../../ts/util/json-parse';
 import { grisu2BigInt } from '../reference/grisu2-bigint';
@@ -89,6 +89,63 @@ describe('Grisu2 digits', () => {
             f32[0] = (random() / 2 ** 32) * 1000;
             assert.equal(Number(formatDouble(f32[0])), f32[0]);
         }
+    });
+});
+
+/** The text of a double put together from grisu2()'s digits with strings, as the printer did before it wrote bytes. */
+function referenceDouble(x: number): string {
+    if (!Number.isFinite(x))
+        return 'null';
+    if (x === 0)
+        return Object.is(x, -0) ? '-0.0' : '0.0';
+    const sign = x < 0 ? '-' : '';
+    const { digits, exponent } = grisu2(Math.abs(x));
+    const n = digits.length + exponent;
+    const k = digits.length;
+    if (k <= n && n <= 15)
+        return `${sign}${digits}${'0'.repeat(n - k)}.0`;
+    if (n > 0 && n <= 15)
+        return `${sign}${digits.slice(0, n)}.${digits.slice(n)}`;
+    if (n > -4 && n <= 0)
+        return `${sign}0.${'0'.repeat(-n)}${digits}`;
+    const e = n - 1;
+    return `${sign}${digits[0]}${k > 1 ? `.${digits.slice(1)}` : ''}e${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`;
+}
+
+describe('doubles and {"value":...} payloads written as bytes', () => {
+    const bits = new Float64Array(1);
+    const words = new Uint32Array(bits.buffer);
+    let seed = 4711;
+    const random = (): number => (seed = (seed * 1103515245 + 12345) >>> 0);
+    const samples: number[] = [0, -0, NaN, Infinity, -Infinity, 1e15, 1e16, 1e-5, 1e-4, 123.5, -0.001, 1e100, -1e-100, 5e-324, 1e21, 99e20];
+    for (let i = 0; i < 20_000; i++) {
+        words[0] = random();
+        words[1] = random();
+        samples.push(bits[0]!);
+        samples.push((random() % 2_000_000) / 100 - 10_000, random() * 10 ** ((random() % 40) - 20));
+    }
+
+    it('print every double as the string-built text did', () => {
+        for (const x of samples) {
+            assert.equal(formatDouble(x), referenceDouble(x), `${x}`);
+            assert.equal(formatDouble(x), referenceDouble(x), `${x}, from the cache`);
+        }
+    });
+
+    it('make {"value":<double>} as formatJson does, cached or not', () => {
+        for (const x of samples) {
+            assert.equal(doubleValuePayload(x), `{"value":${formatJson(x)}}`, `${x}`);
+            assert.equal(doubleValuePayload(x), `{"value":${formatJson(x)}}`, `${x}, from the cache`);
+        }
+    });
+
+    it('make {"value":<integer>} as formatJson does, beyond the safe integers too', () => {
+        const integers = [0n, 1n, -1n, 9n, 10n, -10n, 99n, 100n, 2147483647n, -2147483648n, 4294967295n, 9007199254740991n, -9007199254740991n,
+            9007199254740992n, -9007199254740993n, 18446744073709551615n, -9223372036854775808n];
+        for (let i = 0; i < 5000; i++)
+            integers.push(BigInt(random()) * BigInt(random() % 2_000_000) - 1_000_000_000n);
+        for (const n of integers)
+            assert.equal(integerValuePayload(n), `{"value":${formatJson(n)}}`, `${n}`);
     });
 });
 

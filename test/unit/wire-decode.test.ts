@@ -3,7 +3,7 @@ import { strict as assert } from 'node:assert';
 import { Message, Variant } from 'dbus-next';
 
 import { parseSignature } from '../../ts/dbus/signature';
-import { decodeMessage, DecodeError, MessageStream } from '../../ts/dbus/wire/decode';
+import { decodeMessage, decodeMessageInto, DecodeError, MessageStream, ReusedMessage } from '../../ts/dbus/wire/decode';
 import { encodeBody, encodeMessage, MessageKind } from '../../ts/dbus/wire/encode';
 import { parseAddresses } from '../../ts/dbus/wire/client';
 
@@ -74,6 +74,25 @@ describe('D-Bus wire decoding', () => {
         const bytes = encodeMessage({ kind: MessageKind.Error, serial: 9, replySerial: 4, destination: ':1.5', errorName: 'org.x.Failed', signature: 's', body: encodeBody('s', ['nope']) });
         const m = decodeMessage(bytes);
         assert.deepEqual([m.type, m.serial, m.replySerial, m.destination, m.errorName, m.values()], [3, 9, 4, ':1.5', 'org.x.Failed', ['nope']]);
+    });
+
+    it('reads messages into one reused message object as into new ones, nothing of the one before left', () => {
+        const signal = encodeMessage({ kind: MessageKind.Signal, serial: 3, path: '/Ac/Power', iface: 'com.victronenergy.BusItem', member: 'PropertiesChanged',
+            signature: 'a{sv}', body: encodeBody('a{sv}', [{ Value: new Variant('d', 1.5) }]) });
+        const error = encodeMessage({ kind: MessageKind.Error, serial: 9, replySerial: 4, destination: ':1.5', errorName: 'org.x.Failed', signature: 's', body: encodeBody('s', ['nope']) });
+        const bare = encodeMessage({ kind: MessageKind.Signal, serial: 5, path: '/', iface: 'a.b', member: 'Bare' });
+        const reused = new ReusedMessage();
+        const fields = (m: ReturnType<typeof decodeMessage>): unknown[] => [m.type, m.flags, m.serial, m.path, m.interface, m.member, m.errorName,
+            m.replySerial, m.destination, m.sender, m.signature, m.values()];
+        for (const bytes of [signal, error, bare, signal]) {
+            const inBuffer = Buffer.concat([Buffer.alloc(8), bytes]); // at an offset, as in a read buffer
+            assert.equal(decodeMessageInto(reused, inBuffer, 8, inBuffer.length), reused);
+            assert.deepEqual(fields(reused), fields(decodeMessage(bytes)));
+            const r1 = reused.reader();
+            assert.equal(reused.reader(), r1, 'one reader, reset');
+            assert.equal(r1.pos, reused.bodyStart);
+        }
+        assert.throws(() => decodeMessageInto(reused, signal.subarray(0, signal.length - 1)), DecodeError);
     });
 
     it('reads big-endian messages too', () => {

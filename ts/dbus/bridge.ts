@@ -15,7 +15,7 @@ import { ItemCache } from './cache';
 import type { BusConnection, CallRequest, Connector, Reply, Signal } from './connection';
 import { CallTimeout, ConnectionClosed, DbusError, makeVariant } from './connection';
 import type { ParsedBody } from './items';
-import { isTreeReply, parseGetValueItem, parseGetValueTree, parseItemsDict, parsePropertiesChanged } from './items';
+import { isTreeReply, parseGetValueItem, parseGetValueTree, parseItemsDict, SignalParser } from './items';
 import { serviceType } from './naming';
 import { NameRegistry } from './registry';
 import type { DbusTypedValue } from './to-dbus';
@@ -292,6 +292,11 @@ export class DbusBridge {
             this.running--;
     }
 
+    /** The problems in a signal's values, told of the service that sent it (one sink for every signal, no closure each). */
+    private readonly signalProblem: ProblemSink = (cause) => this.valueProblems(this.signalService)(cause);
+    private signalService = '';
+    private readonly signalParser = new SignalParser();
+
     private valueProblems(name: string): ProblemSink {
         return (cause) => this.problems.report(`value:${name}:${cause}`, `'${name}' sent ${cause}; taken as well as it can be`);
     }
@@ -407,21 +412,25 @@ export class DbusBridge {
             this.log.debug(() => `${signal.member} from '${signal.sender}', which owns no Venus service; ignored`);
             return;
         }
-        const first = names.values().next().value as string;
-        const problem = this.valueProblems(first);
-        let parsed: ParsedBody;
+        const first = this.registry.firstNameOf(signal.sender)!;
+        this.signalService = first;
+        const parser = this.signalParser;
+        let taken: boolean;
         if (signal.member === 'ItemsChanged')
-            parsed = parseItemsDict(signal, problem);
+            taken = parser.itemsChanged(signal, this.signalProblem);
         else if (signal.member === 'PropertiesChanged')
-            parsed = parsePropertiesChanged(signal, signal.path, problem);
+            taken = parser.propertiesChanged(signal, signal.path, this.signalProblem);
         else
             return;
-        if (parsed.refused !== undefined) {
-            this.problems.report(`signal:${first}:${parsed.refused}`, `'${first}' sent ${signal.member} on '${signal.path}' that is skipped: ${parsed.refused}`);
+        if (!taken) {
+            this.problems.report(`signal:${first}:${parser.refused}`, `'${first}' sent ${signal.member} on '${signal.path}' that is skipped: ${parser.refused}`);
             return;
         }
-        for (const name of names)
-            this.cache.applySignal(name, parsed.items);
+        if (names.size === 1)
+            this.cache.applySignal(first, parser.items, parser.count);
+        else
+            for (const name of names)
+                this.cache.applySignal(name, parser.items, parser.count);
     }
 
     private onUserRemovedSignal(signal: Signal): void {

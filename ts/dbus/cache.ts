@@ -42,6 +42,7 @@ export type CacheEvent =
     | { kind: 'changed'; service: ServiceState; items: CachedItem[]; source: ChangeSource }
     | { kind: 'removed'; service: ServiceState };
 
+/** Told of every event; a 'changed' event of a signal (and its list) is reused: copy what is kept after the call. */
 export type CacheListener = (event: CacheEvent) => void;
 
 export interface CacheLimits {
@@ -53,7 +54,15 @@ interface Entry extends ServiceState {
     readonly items: Map<string, CachedItem>;
 }
 
+/** The service of the reused signal event between signals (it keeps no real one alive). */
+const NO_SERVICE: Entry = { name: '', type: '', instance: '', items: new Map() };
+/** Items the reused list of a signal's changes keeps room for; a larger signal's list is let go. */
+const KEPT_CHANGED = 256;
+
 export class ItemCache {
+    private readonly signalEvent: { kind: 'changed'; service: Entry; items: CachedItem[]; source: ChangeSource } = {
+        kind: 'changed', service: NO_SERVICE, items: [], source: 'signal',
+    };
     private readonly services = new Map<string, Entry>();
     private readonly queued = new Map<string, Map<string, ItemUpdate>>();
     private readonly byTypeInstance = new Map<string, string>();
@@ -137,11 +146,14 @@ export class ItemCache {
         this.emit({ kind: 'added', service: entry });
     }
 
-    /** A change signal. Before the service's scan has landed it is kept until then. */
-    applySignal(name: string, updates: readonly ItemUpdate[]): void {
+    /**
+     * A change signal: the first `count` of `updates`. Before the service's scan has landed it is kept until then
+     * (copied: the updates may be reused by the caller).
+     */
+    applySignal(name: string, updates: readonly ItemUpdate[], count = updates.length): void {
         const entry = this.services.get(name);
         if (entry) {
-            this.merge(entry, updates, 'signal');
+            this.mergeSignal(entry, updates, count);
             return;
         }
         let queue = this.queued.get(name);
@@ -149,7 +161,8 @@ export class ItemCache {
             queue = new Map();
             this.queued.set(name, queue);
         }
-        for (const u of updates) {
+        for (let i = 0; i < count; i++) {
+            const u = updates[i]!;
             const had = queue.get(u.path);
             if (had) {
                 if (u.value !== undefined)
@@ -202,6 +215,35 @@ export class ItemCache {
         if (changed.length > 0)
             this.emit({ kind: 'changed', service: entry, items: changed, source });
         return changed;
+    }
+
+    /**
+     * A signal's changes, announced with an event object and a list that are reused from signal to signal (a change
+     * allocates neither): listeners use them during the call and copy what they keep.
+     */
+    private mergeSignal(entry: Entry, updates: readonly ItemUpdate[], count: number): void {
+        if (count === 0)
+            return;
+        const event = this.signalEvent;
+        const changed = event.items;
+        // Written over in place: emptying the list would make V8 let its storage go, and grow it again.
+        for (let i = 0; i < count; i++) {
+            const item = mergeInto(entry.items, updates[i]!);
+            if (i < changed.length)
+                changed[i] = item;
+            else
+                changed.push(item);
+        }
+        if (changed.length > count)
+            changed.length = count;
+        event.service = entry;
+        try {
+            this.emit(event);
+        } finally {
+            event.service = NO_SERVICE;
+            if (changed.length > KEPT_CHANGED)
+                event.items = [];
+        }
     }
 
     private emit(event: CacheEvent): void {

@@ -113,6 +113,117 @@ export function parsePropertiesChanged(body: Body, path: string, problem: Proble
     return parsed;
 }
 
+/** Updates a SignalParser keeps for the next signal; a larger signal's are let go afterwards. */
+const KEPT_UPDATES = 256;
+
+/**
+ * Reads change signals (ItemsChanged, PropertiesChanged), as parseItemsDict and parsePropertiesChanged do, into
+ * update objects it keeps and reuses: a change allocates no update, no list, no closure. What it read (`items`, the
+ * first `count` of them) is valid until the next parse; whoever keeps an update copies it (the cache does).
+ */
+export class SignalParser {
+    readonly items: ItemUpdate[] = [];
+    count = 0;
+    /** Why the last signal was refused as a whole (nothing taken), or undefined. */
+    refused: string | undefined;
+
+    /** ItemsChanged: a{sa{sv}} of path -> { Value, Min, Max, Text, ... }. Returns whether it was taken. */
+    itemsChanged(body: Body, problem: ProblemSink): boolean {
+        this.start();
+        if (body.signature !== 'a{sa{sv}}')
+            return this.refuse(`signature '${body.signature}' where 'a{sa{sv}}' was expected`);
+        try {
+            const r = body.reader();
+            const end = r.arrayEnd(ITEM_ENTRY);
+            while (r.pos < end) {
+                r.align(ENTRY_ALIGN);
+                const update = this.next(normalizePath(r.string(true)));
+                const entriesEnd = r.arrayEnd(DICT_ENTRY);
+                while (r.pos < entriesEnd) {
+                    r.align(ENTRY_ALIGN);
+                    const key = r.string(true);
+                    if (key === 'Value')
+                        update.value = readVariant(r, problem);
+                    else if (key === 'Min')
+                        update.min = readVariant(r, problem);
+                    else if (key === 'Max')
+                        update.max = readVariant(r, problem);
+                    else
+                        r.skip(VARIANT);
+                }
+                if (r.pos !== entriesEnd)
+                    throw new DecodeError('a dict entry runs past the end of its array');
+            }
+            return true;
+        } catch (err) {
+            return this.failed('a dict of items', err);
+        }
+    }
+
+    /** PropertiesChanged on an item's own path: a{sv} with a 'Value' entry. Returns whether it was taken. */
+    propertiesChanged(body: Body, path: string, problem: ProblemSink): boolean {
+        this.start();
+        if (body.signature !== 'a{sv}')
+            return this.refuse(`PropertiesChanged with signature '${body.signature}' where 'a{sv}' was expected`);
+        try {
+            const r = body.reader();
+            const update = this.next(normalizePath(path));
+            const end = r.arrayEnd(DICT_ENTRY);
+            while (r.pos < end) {
+                r.align(ENTRY_ALIGN);
+                if (r.string(true) === 'Value')
+                    update.value = readVariant(r, problem);
+                else
+                    r.skip(VARIANT);
+            }
+            if (r.pos !== end)
+                throw new DecodeError('a dict entry runs past the end of its array');
+            if (update.value === undefined) {
+                this.count = 0;
+                return this.refuse('PropertiesChanged without a Value');
+            }
+            return true;
+        } catch (err) {
+            return this.failed('PropertiesChanged', err);
+        }
+    }
+
+    private start(): void {
+        this.count = 0;
+        this.refused = undefined;
+        if (this.items.length > KEPT_UPDATES)
+            this.items.length = KEPT_UPDATES; // the updates of a huge signal before
+    }
+
+    private next(path: string): ItemUpdate {
+        const i = this.count++;
+        let update = this.items[i];
+        if (update === undefined) {
+            // Every field set, in one order: all updates share one shape.
+            update = { path, value: undefined, min: undefined, max: undefined };
+            this.items.push(update);
+        } else {
+            update.path = path;
+            update.value = undefined;
+            update.min = undefined;
+            update.max = undefined;
+        }
+        return update;
+    }
+
+    private refuse(why: string): false {
+        this.refused = why;
+        return false;
+    }
+
+    private failed(what: string, err: unknown): false {
+        this.count = 0;
+        if (err instanceof DecodeError || err instanceof SignatureError)
+            return this.refuse(`${what} that cannot be read: ${err.message}`);
+        throw err;
+    }
+}
+
 /** GetValue on '/' or on a sub-tree: a variant holding a{sv}, keys relative to `base` (no leading slash). */
 export function parseGetValueTree(body: Body, base: string, problem: ProblemSink): ParsedBody {
     if (body.signature !== 'v')

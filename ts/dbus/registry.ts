@@ -23,6 +23,16 @@ export class NameRegistry {
         return this.names.get(unique) ?? new Set();
     }
 
+    /** The first service name a unique connection name took (of those it still owns), without allocating. */
+    firstNameOf(unique: string): string | undefined {
+        const set = this.names.get(unique);
+        if (set === undefined)
+            return undefined;
+        for (const name of set)
+            return name;
+        return undefined;
+    }
+
     has(name: string): boolean {
         return this.owners.has(name);
     }

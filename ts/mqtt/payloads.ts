@@ -2,7 +2,7 @@
 // with min and max only when ever received, secrets masked, two paths never published, one topic retained.
 
 import type { VeValue } from '../dbus/values';
-import { formatJson } from '../util/json-format';
+import { doubleValuePayload, formatJson, integerValuePayload } from '../util/json-format';
 
 // Path -> service type; looked up by path first, so the check on every item of a full publish builds no string.
 const MASKED = new Map([['/Settings/Ble/Service/Pincode', 'settings'], ['/Settings/Services/AccessPointPassword', 'settings']]);
@@ -31,6 +31,13 @@ export interface PayloadSource {
 }
 
 export function itemPayload(type: string, item: PayloadSource): string {
+    if (item.min === undefined && item.max === undefined) {
+        // The usual change: a number, in one string and nothing else allocated.
+        if (typeof item.value === 'number')
+            return doubleValuePayload(item.value);
+        if (typeof item.value === 'bigint')
+            return integerValuePayload(item.value);
+    }
     const value = formatJson(masked(type, item.path, item.value));
     if (item.min === undefined && item.max === undefined)
         return `{"value":${value}}`;

@@ -99,7 +99,7 @@ export class VenusPublisher {
         if (this.batch.count === 0)
             return;
         try {
-            this.stats.published += this.broker.publishFrames(this.batch.bytes());
+            this.stats.published += this.broker.publishFramesOf(this.batch.storage, this.batch.byteLength);
         } finally {
             this.batch.clear();
         }

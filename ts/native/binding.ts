@@ -118,7 +118,8 @@ export interface FlashmqBinding {
      */
     usePayloadScratch?(use?: boolean): Buffer | undefined;
     /** Many messages in one call; see frames.ts for the layout. Returns the number published. */
-    publishFrames(frames: Uint8Array): number;
+    /** Frames (see frames.ts): all of `frames`, or its first `length` bytes. */
+    publishFrames(frames: Uint8Array, length?: number): number;
     setHandlers(handlers: NativeHandlers): void;
     /** alterRetainedOnly: of the publishes the alterPublish filters match, only retained ones reach its handler. */
     setForwardFilters(filters: { publish?: ForwardFilter; alterPublish?: ForwardFilter; alterRetainedOnly?: boolean }): void;

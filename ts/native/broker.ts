@@ -109,6 +109,11 @@ export class Broker {
         return frames.byteLength === 0 ? 0 : this.binding.publishFrames(frames);
     }
 
+    /** Publishes the first `length` bytes of frames of `buffer` in one native call (no view of them is made). */
+    publishFramesOf(buffer: Uint8Array, length: number): number {
+        return length === 0 ? 0 : this.binding.publishFrames(buffer, length);
+    }
+
     /** What the binding holds: logins waiting for their answer, the read rules. */
     stats(): BindingStats {
         return this.binding.stats();

@@ -4,48 +4,143 @@
 
 import type { VeValue } from '../dbus/values';
 import { UNKNOWN_TYPE } from '../dbus/values';
-import { grisu2 } from './grisu2';
+import { DIGITS, GRISU2_EXPONENT, grisu2Into } from './grisu2';
 
 // Venus values repeat a lot (a setting, a state, a reading that holds still), and formatting one takes Grisu2 some
 // 0.4 µs: the last text of each of a few slots is kept, chosen by the value's bits. A fixed table: no growth, no
-// allocation on a hit, at most one string per slot.
+// allocation on a hit, at most one string per slot. On a miss the text is written into a scratch buffer and made a
+// string once: the text is the only thing allocated.
 const SLOTS = 1024;
 const slotValues = new Float64Array(SLOTS).fill(NaN);
 const slotTexts = new Array<string>(SLOTS).fill('');
 const bits = new Float64Array(1);
 const words = new Uint32Array(bits.buffer);
+/** Where texts are put together before they become strings (the longest: a payload's prefix and a double). */
+const scratch = Buffer.allocUnsafeSlow(64);
+
+function slotOf(x: number): number {
+    bits[0] = x;
+    return (Math.imul(words[0]! ^ words[1]!, 0x9e3779b1) >>> 22) & (SLOTS - 1);
+}
 
 export function formatDouble(x: number): string {
     if (!Number.isFinite(x))
         return 'null';
     if (x === 0)
         return Object.is(x, -0) ? '-0.0' : '0.0';
-    bits[0] = x;
-    const slot = (Math.imul(words[0]! ^ words[1]!, 0x9e3779b1) >>> 22) & (SLOTS - 1);
+    const slot = slotOf(x);
     if (slotValues[slot] === x)
         return slotTexts[slot]!;
-    const text = formatNonZeroDouble(x);
+    const text = scratch.toString('latin1', 0, writeDouble(scratch, 0, x));
     slotValues[slot] = x;
     slotTexts[slot] = text;
     return text;
 }
 
-function formatNonZeroDouble(x: number): string {
-    const sign = x < 0 ? '-' : '';
-    const g = grisu2(Math.abs(x));
-    const digits = g.digits;
-    // |x| = 0.<digits> × 10^n
-    const n = digits.length + g.exponent;
-    const k = digits.length;
-    if (k <= n && n <= 15)
-        return `${sign}${digits}${'0'.repeat(n - k)}.0`;
-    if (n > 0 && n <= 15)
-        return `${sign}${digits.slice(0, n)}.${digits.slice(n)}`;
-    if (n > -4 && n <= 0)
-        return `${sign}0.${'0'.repeat(-n)}${digits}`;
+// The payload {"value":<double>} of an item with neither min nor max, the most common change on Venus, cached the
+// same way (a table of its own).
+const payloadValues = new Float64Array(SLOTS).fill(NaN);
+const payloadTexts = new Array<string>(SLOTS).fill('');
+const VALUE_PREFIX = Buffer.from('{"value":');
+
+/** {"value":<x>}, formatted as formatJson does, in one string (nothing else is allocated). */
+export function doubleValuePayload(x: number): string {
+    if (!Number.isFinite(x))
+        return '{"value":null}';
+    const slot = slotOf(x);
+    if (payloadValues[slot] === x && x !== 0)
+        return payloadTexts[slot]!;
+    VALUE_PREFIX.copy(scratch, 0);
+    let at = VALUE_PREFIX.length;
+    at = x === 0 ? writeAscii(scratch, at, Object.is(x, -0) ? '-0.0' : '0.0') : writeDouble(scratch, at, x);
+    scratch[at++] = 0x7d; // }
+    const text = scratch.toString('latin1', 0, at);
+    payloadValues[slot] = x;
+    payloadTexts[slot] = text;
+    return text;
+}
+
+/** {"value":<n>} for an integer value, in one string. */
+export function integerValuePayload(n: bigint): string {
+    if (n > 9007199254740991n || n < -9007199254740991n)
+        return `{"value":${n.toString()}}`;
+    VALUE_PREFIX.copy(scratch, 0);
+    let at = writeInteger(scratch, VALUE_PREFIX.length, Number(n));
+    scratch[at++] = 0x7d; // }
+    return scratch.toString('latin1', 0, at);
+}
+
+function writeAscii(out: Uint8Array, at: number, text: string): number {
+    for (let i = 0; i < text.length; i++)
+        out[at++] = text.charCodeAt(i);
+    return at;
+}
+
+/** Writes a safe integer's decimal digits at `at`; returns where they end. */
+function writeInteger(out: Uint8Array, at: number, n: number): number {
+    if (n < 0) {
+        out[at++] = 0x2d; // -
+        n = -n;
+    }
+    let end = at;
+    for (let rest = n; rest >= 10; rest = Math.floor(rest / 10))
+        end++;
+    for (let i = end; i >= at; i--) {
+        const q = Math.floor(n / 10);
+        out[i] = 48 + (n - q * 10);
+        n = q;
+    }
+    return end + 1;
+}
+
+function writeZeros(out: Uint8Array, at: number, count: number): number {
+    for (let i = 0; i < count; i++)
+        out[at++] = 48;
+    return at;
+}
+
+function writeDigits(out: Uint8Array, at: number, from: number, to: number): number {
+    for (let i = from; i < to; i++)
+        out[at++] = DIGITS[i]!;
+    return at;
+}
+
+/** Writes the text of a finite nonzero double at `at` (at most 25 bytes); returns where it ends. */
+function writeDouble(out: Uint8Array, at: number, x: number): number {
+    if (x < 0) {
+        out[at++] = 0x2d; // -
+        x = -x;
+    }
+    const k = grisu2Into(x);
+    // x = 0.<digits> × 10^n
+    const n = k + GRISU2_EXPONENT[0]!;
+    if (k <= n && n <= 15) {
+        at = writeZeros(out, writeDigits(out, at, 0, k), n - k);
+        out[at++] = 0x2e; // .
+        out[at++] = 48;
+        return at;
+    }
+    if (n > 0 && n <= 15) {
+        at = writeDigits(out, at, 0, n);
+        out[at++] = 0x2e;
+        return writeDigits(out, at, n, k);
+    }
+    if (n > -4 && n <= 0) {
+        out[at++] = 48;
+        out[at++] = 0x2e;
+        return writeDigits(out, writeZeros(out, at, -n), 0, k);
+    }
     const e = n - 1;
-    const exp = `${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`;
-    return `${sign}${digits[0]}${k > 1 ? `.${digits.slice(1)}` : ''}e${exp}`;
+    out[at++] = DIGITS[0]!;
+    if (k > 1) {
+        out[at++] = 0x2e;
+        at = writeDigits(out, at, 1, k);
+    }
+    out[at++] = 0x65; // e
+    out[at++] = e < 0 ? 0x2d : 0x2b;
+    if (Math.abs(e) < 10)
+        out[at++] = 48;
+    return writeInteger(out, at, Math.abs(e));
 }
 
 function compareUtf8(a: string, b: string): number {

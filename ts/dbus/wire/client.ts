@@ -11,7 +11,7 @@ import type { CallRequest, Connector } from '../connection';
 import { DbusError } from '../connection';
 import { DemuxConnection } from '../demux';
 import type { IncomingMessage } from './decode';
-import { decodeMessage, MessageStream, MessageType } from './decode';
+import { decodeMessage, decodeMessageInto, MessageStream, MessageType, ReusedMessage } from './decode';
 import type { VariantLike } from './encode';
 import { encodeBody, encodeMessage, MessageKind, MethodCallEncoder } from './encode';
 import { directWriter, socketFd } from './direct-write';
@@ -155,15 +155,22 @@ export class NativeConnection extends DemuxConnection {
         }
     }
 
+    private readonly inPlace = new ReusedMessage();
+
     private readonly onMessage = (buf: Buffer, start: number, end: number, owned: boolean): void => {
         let message: IncomingMessage;
         try {
             // A reply a promise waits for is read when its caller resumes, after the read buffer may have been
             // reused: one that lies in the read buffer gets its own copy; one in its own buffer (it spanned reads) is
-            // handed that buffer. Signals, and the replies to callNow, are read here and now, in place.
-            message = decodeMessage(buf, start, end);
-            if (message.type === MessageType.MethodReturn && !owned && this.keepsReply(message.replySerial))
-                message = decodeMessage(Buffer.from(buf.subarray(start, end)));
+            // handed that buffer. Signals, the replies to callNow and the rest, handled here and now, are read in
+            // place, into one message object that is reused (valid during their handling only).
+            if (owned) {
+                message = decodeMessage(buf, start, end);
+            } else {
+                message = decodeMessageInto(this.inPlace, buf, start, end);
+                if (message.type === MessageType.MethodReturn && this.keepsReply(message.replySerial))
+                    message = decodeMessage(Buffer.from(buf.subarray(start, end)));
+            }
         } catch (err) {
             this.report(`skipped a message that does not decode: ${err instanceof Error ? err.message : String(err)}`);
             return;

@@ -90,7 +90,17 @@ function bodyTypesOf(signature: string): TypeNode[] {
 /** Reads values from a message's bytes, from `pos` up to `end`; `base` is where the message starts (alignment is
  *  relative to it). */
 export class BodyReader {
-    constructor(readonly buf: Buffer, readonly base: number, public pos: number, readonly end: number, readonly le: boolean) {}
+    constructor(public buf: Buffer, public base: number, public pos: number, public end: number, public le: boolean) {}
+
+    /** Points the reader at other bytes (a reader reused from message to message). */
+    reset(buf: Buffer, base: number, pos: number, end: number, le: boolean): this {
+        this.buf = buf;
+        this.base = base;
+        this.pos = pos;
+        this.end = end;
+        this.le = le;
+        return this;
+    }
 
     private need(n: number): void {
         if (this.pos + n > this.end)
@@ -323,9 +333,9 @@ export function messageLength(head: Buffer, at = 0): number {
 
 /** A message as received: its header fields, and its body to be read on demand. */
 export class IncomingMessage {
-    type: MessageType;
-    flags: number;
-    serial: number;
+    type: MessageType = 0 as MessageType;
+    flags = 0;
+    serial = 0;
     path = '';
     interface = '';
     member = '';
@@ -338,11 +348,7 @@ export class IncomingMessage {
     bodyEnd = 0;
 
     /** `buf[start]` is the message's first byte. */
-    constructor(readonly buf: Buffer, readonly start: number, readonly le: boolean) {
-        this.type = buf[start + 1]!;
-        this.flags = buf[start + 2]!;
-        this.serial = le ? buf.readUInt32LE(start + 8) : buf.readUInt32BE(start + 8);
-    }
+    constructor(public buf: Buffer = EMPTY, public start = 0, public le = true) {}
 
     /** The body as JavaScript values. */
     values(): unknown[] {
@@ -355,16 +361,52 @@ export class IncomingMessage {
     }
 }
 
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * A message object used again for every message that is handled at once, where it lies in the read buffer (signals):
+ * decodeMessageInto() fills it in, and its reader() is one reader, reset. Valid until the next message; it allocates
+ * nothing per message.
+ */
+export class ReusedMessage extends IncomingMessage {
+    private readonly bodyReader = new BodyReader(EMPTY, 0, 0, 0, true);
+
+    override reader(): BodyReader {
+        return this.bodyReader.reset(this.buf, this.start, this.bodyStart, this.bodyEnd, this.le);
+    }
+}
+
+/** The reader of header fields, one for every message (decoding is never re-entered). */
+const headerReader = new BodyReader(EMPTY, 0, 0, 0, true);
+
 /**
  * Decodes the header of the message in `buf[start, end)` (by default, the whole buffer); the body is checked to lie
  * within the message, and read on demand.
  */
 export function decodeMessage(buf: Buffer, start = 0, end = buf.length): IncomingMessage {
+    return decodeMessageInto(new IncomingMessage(), buf, start, end);
+}
+
+/** decodeMessage() into a message object given (every field is set again). */
+export function decodeMessageInto<M extends IncomingMessage>(message: M, buf: Buffer, start = 0, end = buf.length): M {
     if (end - start < 16 || start + messageLength(buf, start) > end)
         throw new DecodeError('a truncated message');
     const le = buf[start] === 0x6c;
-    const message = new IncomingMessage(buf, start, le);
-    const reader = new BodyReader(buf, start, start + 12, end, le);
+    message.buf = buf;
+    message.start = start;
+    message.le = le;
+    message.type = buf[start + 1]!;
+    message.flags = buf[start + 2]!;
+    message.serial = le ? buf.readUInt32LE(start + 8) : buf.readUInt32BE(start + 8);
+    message.path = '';
+    message.interface = '';
+    message.member = '';
+    message.errorName = '';
+    message.replySerial = -1;
+    message.destination = '';
+    message.sender = '';
+    message.signature = '';
+    const reader = headerReader.reset(buf, start, start + 12, end, le);
     const fieldsLength = reader.u32();
     const fieldsEnd = start + 16 + fieldsLength;
     while (reader.pos < fieldsEnd) {
@@ -386,6 +428,7 @@ export function decodeMessage(buf: Buffer, start = 0, end = buf.length): Incomin
             default: reader.skip(parseSingleType(signature)); break; // unknown fields are ignored, as the specification says
         }
     }
+    headerReader.buf = EMPTY; // keeps no message's bytes alive
     message.bodyStart = start + ((fieldsEnd - start + 7) & ~7);
     message.bodyEnd = message.bodyStart + (le ? buf.readUInt32LE(start + 4) : buf.readUInt32BE(start + 4));
     if (message.bodyEnd > end)
