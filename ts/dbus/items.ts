@@ -61,18 +61,21 @@ function forEachEntry(r: BodyReader, entry: (key: string) => void): void {
 const DICT_ENTRY: TypeNode = parseSingleType('a{sv}').children[0]!;
 const ITEM_ENTRY: TypeNode = parseSingleType('a{sa{sv}}').children[0]!;
 
+/** One property of an item (the variant after its key) into `update`: Value, Min and Max are kept, others skipped. */
+function readProperty(r: BodyReader, key: string, update: ItemUpdate, problem: ProblemSink): void {
+    if (key === 'Value')
+        update.value = readVariant(r, problem);
+    else if (key === 'Min')
+        update.min = readVariant(r, problem);
+    else if (key === 'Max')
+        update.max = readVariant(r, problem);
+    else
+        r.skip(VARIANT);
+}
+
 /** The properties of one item (an a{sv}: Value, Min, Max, Text, ...) into `update`. */
 function readProperties(r: BodyReader, update: ItemUpdate, problem: ProblemSink): void {
-    forEachEntry(r, (key) => {
-        if (key === 'Value')
-            update.value = readVariant(r, problem);
-        else if (key === 'Min')
-            update.min = readVariant(r, problem);
-        else if (key === 'Max')
-            update.max = readVariant(r, problem);
-        else
-            r.skip(VARIANT);
-    });
+    forEachEntry(r, (key) => readProperty(r, key, update, problem));
 }
 
 /** GetItems reply or ItemsChanged signal: a{sa{sv}} of path -> { Value, Min, Max, Text, ... }. */
@@ -141,15 +144,7 @@ export class SignalParser {
                 const entriesEnd = r.arrayEnd(DICT_ENTRY);
                 while (r.pos < entriesEnd) {
                     r.align(ENTRY_ALIGN);
-                    const key = r.string(true);
-                    if (key === 'Value')
-                        update.value = readVariant(r, problem);
-                    else if (key === 'Min')
-                        update.min = readVariant(r, problem);
-                    else if (key === 'Max')
-                        update.max = readVariant(r, problem);
-                    else
-                        r.skip(VARIANT);
+                    readProperty(r, r.string(true), update, problem);
                 }
                 if (r.pos !== entriesEnd)
                     throw new DecodeError('a dict entry runs past the end of its array');
