@@ -13,25 +13,16 @@
 //   node dist/bench/startup-phases.js [--rounds 7] [--recording bct] [--entry <file.js>] [--plugin <.so>]
 //       [--wrapper "<command and arguments>"] [--log]
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 
 import { Simulator } from '../ts/sim';
 import { startDbusDaemon } from '../test/helpers/dbus-daemon';
-import { pluginPath, sleep, startBroker } from '../test/helpers/flashmq';
-import { closeAll, connect } from '../test/helpers/mqtt';
+import { canConnect, pluginPath, sleep, startBroker } from '../test/helpers/flashmq';
 import { devicePortalId, recordingsDir } from '../test/helpers/venus';
 import { flag, numberOption, option } from './args';
+import { firstFullPublish } from './first-full-publish';
 
 const ROUNDS = numberOption('rounds', 7);
 const RECORDING = option('recording') ?? 'bct';
-
-function canConnect(port: number): Promise<boolean> {
-    return new Promise((resolve) => {
-        const s = net.connect(port, '127.0.0.1');
-        s.once('connect', () => { s.destroy(); resolve(true); });
-        s.once('error', () => resolve(false));
-    });
-}
 
 type Figures = Record<string, number>;
 
@@ -93,33 +84,9 @@ async function once(): Promise<Figures> {
         }
         const listening = performance.now() - t0;
         const expected = sim.itemCount() - (RECORDING === 'bct' ? 1 : 0); // bct's one blocked item
-        const client = await connect(broker.port, { protocolVersion: 4 });
-        const topics = new Set<string>();
-        let done = false;
-        client.on('message', (topic) => {
-            if (topic.endsWith('/full_publish_completed'))
-                done = true;
-            else if (!topic.endsWith('/heartbeat'))
-                topics.add(topic);
-        });
-        await client.subscribeAsync(`N/${id}/#`);
-        let answered = NaN;
         let answeredCpu = NaN;
-        for (let attempt = 0; attempt < 400 && Number.isNaN(answered); attempt++) {
-            done = false;
-            topics.clear();
-            await client.publishAsync(`R/${id}/keepalive`, '');
-            const deadline = performance.now() + 2000;
-            while (!done && performance.now() < deadline)
-                await sleep(1);
-            if (done && topics.size >= expected) {
-                answered = performance.now() - t0;
-                answeredCpu = processCpuMs(broker.proc.pid);
-            }
-            else
-                await sleep(10);
-        }
-        await closeAll(client);
+        const first = await firstFullPublish(broker.port, id, expected, 400, 10, () => { answeredCpu = processCpuMs(broker.proc.pid); });
+        const answered = first.at - t0;
         await sleep(200);
         const log = fs.readFileSync(broker.logFile, 'utf8');
         if (flag('log'))

@@ -40,6 +40,7 @@ import { canConnect, flashmqBinary, pluginPath, sleep, startBroker } from '../te
 import { closeAll, connect } from '../test/helpers/mqtt';
 import { devicePortalId, recordingsDir } from '../test/helpers/venus';
 import { flag, option } from './args';
+import { firstFullPublish } from './first-full-publish';
 
 const ROUNDS = Number(option('rounds') ?? 5);
 const COMPARE = option('compare');
@@ -167,32 +168,9 @@ async function startGx(plugin: Plugin, id: string, sim: { recording?: string; sc
     }
     // Start-up ends when a keep-alive is answered with every topic.
     const expected = simulator.itemCount() - (sim.recording === 'bct' ? 1 : 0); // bct's one blocked item
-    const client = await connect(broker.port, { protocolVersion: 4 });
-    const topics = new Set<string>();
-    let done = false;
-    client.on('message', (topic) => {
-        if (topic.endsWith('/full_publish_completed'))
-            done = true;
-        else if (!topic.endsWith('/heartbeat'))
-            topics.add(topic);
-    });
-    await client.subscribeAsync(`N/${id}/#`);
-    let startMs = NaN;
-    for (let attempt = 0; attempt < 200; attempt++) {
-        done = false;
-        topics.clear();
-        await client.publishAsync(`R/${id}/keepalive`, '');
-        const deadline = performance.now() + 2000;
-        while (!done && performance.now() < deadline)
-            await sleep(1);
-        if (done && topics.size >= expected) {
-            startMs = performance.now() - t0;
-            break;
-        }
-        await sleep(50);
-    }
-    const startupTopics = topics.size;
-    await closeAll(client);
+    const first = await firstFullPublish(broker.port, id, expected, 200, 50);
+    const startMs = first.at - t0;
+    const startupTopics = first.topics;
     return { daemon, sim: simulator, broker, startMs, startupTopics, gc };
 }
 
