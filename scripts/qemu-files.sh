@@ -25,14 +25,18 @@ if [ -z "$root" ] || [ ! -f "$log" ]; then echo "usage: scripts/qemu-files.sh --
 root="$(realpath "$root")"
 
 # The calls that name a path as their first string argument: open/openat/access/stat/readlink/execve...
-grep -aoE '(openat|open|access|faccessat|faccessat2|statx|stat64|lstat64|newfstatat|fstatat64|readlink|readlinkat|execve)\((AT_FDCWD,)?"[^"]+"[^)]*\) = -?[0-9]+( errno=[0-9]+)?' "$log" |
-    sed -E 's/^[a-z0-9]+\((AT_FDCWD,)?"([^"]+)".* = (-?[0-9]+)( errno=([0-9]+))?$/\2 \3 \5/' |
-    grep -vE '/(tls|v[5-8]l|neon|vfp|haswell|x86_64|aarch64|atomics|sve2|asimd|glibc-hwcaps)(/[^ ]*)? ' |
+# qemu prints a call and its result separately, so another thread's call can come between them ("...)1234 futex(...
+# = 0"): a call whose result was cut off that way counts as found when the root has the path, and is otherwise left
+# out (it may have been a probe that failed).
+{ grep -aoE '(openat|open|access|faccessat|faccessat2|statx|stat64|lstat64|newfstatat|fstatat64|readlink|readlinkat|execve)\((AT_FDCWD,)?"[^"]+"[^)]*\)( = -?[0-9]+( errno=[0-9]+)?|[0-9]+ |$)' "$log" || true; } |
+    sed -E -e 's/^[a-z0-9]+\((AT_FDCWD,)?"([^"]+)".* = (-?[0-9]+)( errno=([0-9]+))?$/\2 \3 \5/' \
+        -e 's/^[a-z0-9]+\((AT_FDCWD,)?"([^"]+)"[^)]*\)([0-9]+ )?$/\2 ?/' |
+    { grep -vE '/(tls|v[5-8]l|neon|vfp|haswell|x86_64|aarch64|atomics|sve2|asimd|glibc-hwcaps)(/[^ ]*)? ' || true; } |
     while read -r path rc errno; do
         case "$path" in /*) ;; *) continue ;; esac      # relative to a directory descriptor: not resolvable here
         if [ "$rc" = -1 ]; then
-            [ "$errno" = 2 ] && echo "missing $path"
+            if [ "$errno" = 2 ]; then echo "missing $path"; fi
         elif [ "$only_missing" -eq 0 ]; then
-            if [ -e "$root$path" ]; then echo "root    $path"; else echo "host    $path"; fi
+            if [ -e "$root$path" ]; then echo "root    $path"; elif [ "$rc" != "?" ]; then echo "host    $path"; fi
         fi
     done | LC_ALL=C sort -u
