@@ -46,7 +46,7 @@ function integrationWrite(username: string, s: readonly string[]): boolean {
 
 /** The decision for a client publish (write access). */
 export function checkPublish(ctx: AclContext, clientId: string, username: string, topic: string): PublishVerdict {
-    const s = topic.split('/');
+    const s = topic.split('/', 5); // the rules look at the first five levels at most (integrationWrite)
     if (s.length < 2)
         return allow();
     const [action, systemId] = s as [string, string];

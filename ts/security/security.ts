@@ -8,6 +8,7 @@ import { DisconnectReason } from '../native/binding';
 import type { Broker, ClientPublish, LoginAnswer, LoginRequest } from '../native/broker';
 import type { Timers } from '../util/timers';
 import type { PublishVerdict } from './acl';
+import type { AclContext } from './acl';
 import { checkPublish, readRules, VRM_INTEREST_GATE, VRM_INTEREST_MS } from './acl';
 import { Credentials } from './credentials';
 import { BRIDGE_USERS, INTEGRATIONS_USER, LoginPolicy, MqttLocalMode } from './login';
@@ -33,9 +34,11 @@ export class Security {
     private readonly logged = new Map<string, number>();
     private readonly limiter: LoginRateLimiter;
     private readonly credentials: Credentials;
+    // What the publish rules ask about, made once: checkPublish runs for every client publish.
+    private readonly aclContext: AclContext;
 
     constructor(
-        private readonly options: SecurityOptions,
+        options: SecurityOptions,
         private readonly broker: Broker,
         bridge: DbusBridge,
         private readonly timers: Timers,
@@ -43,6 +46,12 @@ export class Security {
         random: () => number = Math.random,
     ) {
         this.networks = options.localNetworks;
+        this.aclContext = {
+            portalId: options.portalId,
+            vrmMode: () => this.vrm.portalMode,
+            isPrivileged: (clientId, username) => this.login.isPrivileged(clientId, username),
+            isLocal: (clientId) => this.login.isLocal(clientId),
+        };
         const credentials = new Credentials(options.tokensFile, options.passwordFile, timers, log.child('credentials'));
         this.credentials = credentials;
         this.limiter = new LoginRateLimiter(() => timers.now());
@@ -137,12 +146,7 @@ export class Security {
                 this.vrm.onBridgeMessage(message.topic, message.payload.toString());
             return { allow: true, act: false, vrmInterest: false };
         }
-        const verdict = checkPublish({
-            portalId: this.options.portalId,
-            vrmMode: () => this.vrm.portalMode,
-            isPrivileged: (clientId, username) => this.login.isPrivileged(clientId, username),
-            isLocal: (clientId) => this.login.isLocal(clientId),
-        }, message.clientId, message.username, message.topic);
+        const verdict = checkPublish(this.aclContext, message.clientId, message.username, message.topic);
         if (!verdict.allow)
             this.note('warning', `deny:${message.clientId}:${message.topic.split('/')[0]}`, `refused a publish: ${verdict.reason ?? ''}`);
         else if (verdict.reason)
