@@ -112,6 +112,7 @@ export async function startEmulatedBroker(arch: Arch, root: string, pluginOption
         }
         await sleep(100);
     }
+    await broker.signalsHandled(30_000);
     return { broker, straceLog };
 }
 

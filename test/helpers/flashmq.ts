@@ -211,6 +211,15 @@ export class RunningBroker {
         }
     }
 
+    /**
+     * Until the broker handles its signals: FlashMQ (1.21 to 1.26) listens while it reads its configuration and
+     * only then sets its signal handlers, so a SIGINT or SIGHUP sent as soon as the port answers can still end it.
+     * It says "Starting FlashMQ version" after. A broker that never says it is left to the test's own checks.
+     */
+    async signalsHandled(timeoutMs = 5000): Promise<void> {
+        await this.waitForLog(/Starting FlashMQ version/, timeoutMs).catch(() => undefined);
+    }
+
     async reload(): Promise<void> {
         const before = this.log().length;
         this.proc.kill('SIGHUP');
@@ -281,5 +290,6 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
         }
         await sleep(20);
     }
+    await broker.signalsHandled();
     return broker;
 }
