@@ -11,7 +11,7 @@
 //     (all its threads) by then: the one figure here that other load on the machine does not change much.
 //
 //   node dist/bench/startup-phases.js [--rounds 7] [--recording bct] [--entry <file.js>] [--plugin <.so>]
-//       [--wrapper "<command and arguments>"] [--log]
+//       [--wrapper "<command and arguments>"] [--node-args "<V8 and Node flags>" (plugin_opt_node_args)] [--log]
 import * as fs from 'node:fs';
 
 import { Simulator } from '../ts/sim';
@@ -71,9 +71,10 @@ async function once(): Promise<Figures> {
     const id = devicePortalId();
     const t0 = performance.now();
     const wrapper = option('wrapper');
+    const nodeArgs = option('node-args');
     const broker = await startBroker({
         plugin: option('plugin') ?? pluginPath, entry: option('entry') ?? null, logLevel: flag('log') ? 'debug' : 'info', noWait: true,
-        env: { DBUS_SYSTEM_BUS_ADDRESS: daemon.address }, pluginOptions: { portal_id: id },
+        env: { DBUS_SYSTEM_BUS_ADDRESS: daemon.address }, pluginOptions: { portal_id: id, ...(nodeArgs ? { node_args: nodeArgs } : {}) },
         ...(wrapper ? { wrapper: wrapper.split(' ') } : {}),
     });
     try {

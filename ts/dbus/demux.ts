@@ -10,6 +10,7 @@ import type { BusConnection, CallDone, CallRequest, Reply, Signal } from './conn
 import { CallTimeout, ConnectionClosed } from './connection';
 import { PendingCalls } from './pending-calls';
 import type { TimerHandle, Timers } from '../util/timers';
+import { monotonicMs } from '../util/timers';
 
 interface Pending {
     readonly deadline: number;
@@ -24,7 +25,7 @@ interface Pending {
 const callTimers: Timers = {
     setTimeout: (fn, ms) => setTimeout(fn, ms).unref() as unknown as TimerHandle,
     clearTimeout: (handle) => clearTimeout(handle as unknown as NodeJS.Timeout),
-    now: () => performance.now(),
+    now: monotonicMs,
 };
 
 export abstract class DemuxConnection implements BusConnection {

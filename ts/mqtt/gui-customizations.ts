@@ -7,7 +7,8 @@ import * as path from 'node:path';
 
 import type { Logger } from '../log';
 import { describeError } from '../log';
-import { crypto, fsPromises } from '../util/builtins';
+import { crypto } from '../util/builtins';
+import * as files from '../util/files';
 
 export const CHUNK_BYTES = 4096;
 const MAX_FILES = 10_000;
@@ -47,7 +48,7 @@ export class GuiCustomizations {
                 return;
             let real: string;
             try {
-                real = await fsPromises().realpath(dir);
+                real = await files.realpath(dir);
             } catch {
                 return;
             }
@@ -56,7 +57,7 @@ export class GuiCustomizations {
             seen.add(real);
             let entries: string[];
             try {
-                entries = await fsPromises().readdir(dir);
+                entries = await files.readdir(dir);
             } catch {
                 return;
             }
@@ -64,7 +65,7 @@ export class GuiCustomizations {
                 const p = path.join(dir, entry);
                 let st;
                 try {
-                    st = await fsPromises().stat(p);
+                    st = await files.stat(p);
                 } catch {
                     continue;
                 }
@@ -75,7 +76,7 @@ export class GuiCustomizations {
             }
         };
         try {
-            await fsPromises().access(this.dir);
+            await files.access(this.dir);
         } catch {
             return undefined;
         }
@@ -87,17 +88,8 @@ export class GuiCustomizations {
 
     private async hashFile(file: string): Promise<{ sha256: string; size: number }> {
         const hash = crypto().createHash('sha256');
-        const handle = await fsPromises().open(file, 'r');
-        try {
-            let size = 0;
-            for await (const chunk of handle.createReadStream() as AsyncIterable<Buffer>) {
-                hash.update(chunk);
-                size += chunk.length;
-            }
-            return { sha256: hash.digest('hex'), size };
-        } finally {
-            await handle.close();
-        }
+        const size = await files.withFile(file, (fd) => files.readAll(fd, (piece) => hash.update(piece)));
+        return { sha256: hash.digest('hex'), size };
     }
 
     private async rebuild(): Promise<void> {
@@ -114,14 +106,14 @@ export class GuiCustomizations {
         const apps: App[] = [];
         let entries: string[] = [];
         try {
-            entries = (await fsPromises().readdir(this.dir)).sort();
+            entries = (await files.readdir(this.dir)).sort();
         } catch (err) {
             this.log.error(`cannot list the GUI apps in '${this.dir}': ${describeError(err)}`);
         }
         for (const name of entries) {
             const file = path.join(this.dir, name, 'gui-v2', `${name}.json`);
             try {
-                const st = await fsPromises().stat(file);
+                const st = await files.stat(file);
                 if (!st.isFile())
                     throw new Error('not a regular file');
                 const { sha256, size } = await this.hashFile(file);
@@ -186,16 +178,13 @@ export class GuiCustomizations {
             throw new Error(`no GUI app '${name}'`);
         if (n >= app.chunks)
             return 0;
-        const handle = await fsPromises().open(app.file, 'r');
-        try {
-            if ((await handle.stat()).size !== app.size)
+        return files.withFile(app.file, async (fd, size) => {
+            if (size !== app.size)
                 throw new Error(`'${app.file}' changed since it was indexed`);
             const buffer = Buffer.alloc(Math.min(CHUNK_BYTES, app.size - n * CHUNK_BYTES));
-            await handle.read(buffer, 0, buffer.length, n * CHUNK_BYTES);
+            await files.readAt(fd, buffer, n * CHUNK_BYTES);
             this.out.publish(`N/${this.portalId}/GuiCustomizations/Apps/${name}/Chunks/${n}`, JSON.stringify({ base64: buffer.toString('base64') }));
             return 1;
-        } finally {
-            await handle.close();
-        }
+        });
     }
 }

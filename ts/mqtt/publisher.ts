@@ -17,6 +17,7 @@ import type { Broker } from '../native/broker';
 import { FrameBatch } from '../native/frames';
 import { completionPayload, isBlocked, isRetained, itemPayload } from './payloads';
 import { notificationTopic, portalTopic } from './topics';
+import { monotonicMs } from '../util/timers';
 
 export interface PublisherOptions {
     portalId: string;
@@ -180,7 +181,7 @@ export class VenusPublisher {
      */
     fullPublish(done: () => void): void {
         this.stats.fullPublishes++;
-        const started = performance.now();
+        const started = monotonicMs();
         let chunks = 0;
         const services = [...this.cache.all()];
         let serviceIndex = 0;
@@ -214,7 +215,7 @@ export class VenusPublisher {
             if (serviceIndex < services.length) {
                 this.deps.yieldToLoop(chunk);
             } else {
-                this.log.debug(() => `full republish: ${chunks} chunks in ${(performance.now() - started).toFixed(1)} ms`);
+                this.log.debug(() => `full republish: ${chunks} chunks in ${(monotonicMs() - started).toFixed(1)} ms`);
                 done();
             }
         };

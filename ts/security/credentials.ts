@@ -3,10 +3,9 @@
 // line; an empty file, or an empty first line, means no password). A file read is reused for a second, so a flood
 // of logins does not become a flood of file reads.
 
-import type { FileHandle } from 'node:fs/promises';
 
 import type { Logger } from '../log';
-import { fsPromises } from '../util/builtins';
+import { readSmallFile } from '../util/files';
 import type { Timers } from '../util/timers';
 
 export interface TokenUser {
@@ -67,21 +66,8 @@ export class Credentials {
         }
     }
 
-    private async readSmall(file: string): Promise<Buffer | undefined> {
-        let handle: FileHandle | undefined;
-        try {
-            handle = await fsPromises().open(file, 'r');
-            const { size } = await handle.stat();
-            if (size > MAX_FILE_BYTES)
-                throw new Error(`it is larger than ${MAX_FILE_BYTES} bytes`);
-            return await handle.readFile();
-        } catch (err) {
-            if ((err as NodeJS.ErrnoException).code === 'ENOENT')
-                return undefined;
-            throw err;
-        } finally {
-            await handle?.close();
-        }
+    private readSmall(file: string): Promise<Buffer | undefined> {
+        return readSmallFile(file, MAX_FILE_BYTES);
     }
 
     /** The token users, or undefined when there is no (usable) tokens file. */

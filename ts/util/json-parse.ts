@@ -28,7 +28,8 @@ export class JsonParseError extends Error {
     }
 }
 
-const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+// Made on first use: TextDecoder is a built-in module that would be compiled at every start otherwise.
+let decoder: InstanceType<typeof TextDecoder> | undefined;
 
 export function parseJson(input: string | Uint8Array, limits: JsonLimits = defaultJsonLimits): JsonNode {
     let text: string;
@@ -40,7 +41,7 @@ export function parseJson(input: string | Uint8Array, limits: JsonLimits = defau
         if (input.byteLength > limits.maxBytes)
             throw new JsonParseError(`input larger than ${limits.maxBytes} bytes`, 0);
         try {
-            text = decoder.decode(input);
+            text = (decoder ??= new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })).decode(input);
         } catch {
             throw new JsonParseError('invalid UTF-8', 0);
         }

@@ -12,7 +12,7 @@
 // and never stops anything.
 
 
-import { fsPromises } from './builtins';
+import * as files from './files';
 import type { TimerHandle, Timers } from './timers';
 
 export type PluginState = 'starting' | 'ready' | 'degraded';
@@ -58,9 +58,9 @@ export interface StatusFileSystem {
 }
 
 const realFileSystem: StatusFileSystem = {
-    writeFile: (path, text) => fsPromises().writeFile(path, text, { mode: 0o644 }),
-    rename: (from, to) => fsPromises().rename(from, to),
-    unlink: (path) => fsPromises().unlink(path),
+    writeFile: (path, text) => files.writeFile(path, text, 0o644),
+    rename: (from, to) => files.rename(from, to),
+    unlink: (path) => files.unlink(path),
 };
 
 export interface StatusFileOptions {

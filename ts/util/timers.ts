@@ -12,8 +12,18 @@ export interface Timers {
     now(): number;
 }
 
+/**
+ * Milliseconds from the monotonic clock, as `performance.now()` counts them (it is this sum, less the process's
+ * start) but without Node's perf_hooks: the global `performance` loads 14 built-in modules on first use, each
+ * compiled from source at every start (Debian's libnode has no code cache for them).
+ */
+export function monotonicMs(): number {
+    const [seconds, nanoseconds] = process.hrtime();
+    return seconds * 1000 + nanoseconds / 1e6;
+}
+
 export const realTimers: Timers = {
     setTimeout: (fn, ms) => setTimeout(fn, ms) as unknown as TimerHandle,
     clearTimeout: (handle) => clearTimeout(handle as unknown as NodeJS.Timeout),
-    now: () => performance.now(),
+    now: monotonicMs,
 };
