@@ -53,6 +53,13 @@ describeWithBroker('the plugin in a real broker: hooks', function () {
         assert.equal((await state()).option, 'from-config');
     });
 
+    it('loads the entry as a module of its own, and hands it Node\'s built-ins as they are', async () => {
+        const reply = JSON.parse((await command('module', 'module'))!) as Record<string, unknown>;
+        assert.deepEqual(reply, {
+            filename: true, cached: true, loaded: true, paths: true, fsSame: true, netSame: true, zlib: 'function', missing: 'MODULE_NOT_FOUND',
+        });
+    });
+
     it('delivers a TypeScript publish to a subscriber', async () => {
         const reply = await command('state', 'state');
         assert.ok(reply && reply.startsWith('{'));
