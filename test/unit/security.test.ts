@@ -81,6 +81,64 @@ describe('the ACL of client publishes (spec §7.5, §7.6)', () => {
         });
     }
 
+    // The rules read as they are written (the topic split into its levels), the oracle for checkPublish, which reads
+    // the levels in place: every combination of the topics, users, clients and VRM modes below must agree.
+    function byLevels(c: AclContext, clientId: string, username: string, topic: string): { allow: boolean; act: boolean; vrmInterest: boolean; reason: boolean } {
+        const s = topic.split('/');
+        const verdict = (allow: boolean, act = false, vrmInterest = false, reason = !allow) => ({ allow, act, vrmInterest, reason });
+        if (s.length < 2)
+            return verdict(true);
+        const [action, systemId] = s as [string, string];
+        const bridge = username === 'GXdbus' || username === 'GXrpc';
+        if (action === 'I') {
+            if (systemId === 'local') {
+                const user = username.split('/');
+                const ok = s.length >= 5 && (username === 'dbus-mqtt-integrations' ? s[2] === 'out'
+                    : s[2] !== 'out' && user.length === 3 && user[0] === 'token' && user[2] !== '' && user[1] === s[3] && user[2] === s[4]);
+                return verdict(ok || c.isLocal(clientId));
+            }
+            if (username !== 'dbus-mqtt-integrations' && !bridge && !c.isLocal(clientId))
+                return verdict(false);
+        }
+        if (action === 'W' && s[2] === 'platform' && topic.includes('/Security/Api') && !c.isPrivileged(clientId, username))
+            return verdict(false);
+        if (['W', 'R', 'P', 'I'].includes(action)) {
+            if (systemId !== c.portalId)
+                return action === 'W' || action === 'R' ? verdict(true, false, false, true) : verdict(false);
+            if ((action === 'W' || ((action === 'P' || action === 'I') && s[2] === 'in')) && bridge && c.vrmMode() !== VrmMode.Full)
+                return verdict(false);
+            const act = action === 'R' || action === 'W';
+            return verdict(true, act, bridge && act);
+        }
+        if (action === 'N' && systemId === c.portalId && (clientId !== '' || username !== ''))
+            return verdict(false);
+        return verdict(true);
+    }
+
+    it('decides as the rules read level by level, for every combination of awkward topics, users and modes', () => {
+        const topics = ['', '/', 'W', 'W/', 'W//', `W/${ID}`, `W/${ID}/`, `W/${ID}/platform`, `W/${ID}/platform/0/Security/Api`,
+            `W/${ID}/platformx/0/Security/Api`, `W/${ID}x/y`, `W/${ID.slice(0, -1)}/y`, `WW/${ID}/x`, `w/${ID}/x`, `R/${ID}`, `R/${ID}/a/b/c/d/e/f`,
+            'R/other', `P/${ID}/in`, `P/${ID}/in/x`, `P/${ID}/out/x`, `P/${ID}`, `I/${ID}/in`, `I/${ID}/inx`, 'I/local', 'I/local/in/a/b',
+            'I/local/out/a/b/c', 'I/local/in/evcharger/HQ/x', 'I/localx/in/a/b', `N/${ID}`, `N/${ID}/x/0/y`, 'N//x', 'N/other/x', `X/${ID}/x`,
+            `/${ID}/x`, `W/${ID}/settings/0/Settings/Services/MqttLocal`];
+        const users: Array<[string, string]> = [['c', 'u'], ['', ''], ['GXdbus_1', 'GXdbus'], ['GXrpc_1', 'GXrpc'], ['i', 'dbus-mqtt-integrations'],
+            ['t', 'token/evcharger/HQ'], ['t', 'token/a/b'], ['t', 'token/a/'], ['admin', 'u'], ['loc', 'u']];
+        let compared = 0;
+        for (const mode of [VrmMode.Full, VrmMode.ReadOnly, VrmMode.Off, VrmMode.Unknown]) {
+            const c = ctx(mode, ['admin'], ['loc']);
+            for (const topic of topics) {
+                for (const [clientId, username] of users) {
+                    const got = checkPublish(c, clientId, username, topic);
+                    const { allow, act, vrmInterest, reason } = got;
+                    assert.deepEqual({ allow, act, vrmInterest, reason: reason !== undefined }, byLevels(c, clientId, username, topic),
+                        `${username} (${clientId}) on '${topic}', VRM mode ${mode}`);
+                    compared++;
+                }
+            }
+        }
+        assert.equal(compared, 4 * 35 * 10);
+    });
+
     it('hides write requests with secrets and gates N/ to VRM, in the read rules', () => {
         const r = readRules();
         assert.deepEqual(r.map((x) => x.filter), ['W/+/platform/#', 'W/+/settings/+/+/+/AccessPointPassword/#', 'W/#', 'N/#']);

@@ -28,11 +28,15 @@ export interface PublishVerdict {
     reason?: string;
 }
 
-const allow = (act = false, vrmInterest = false): PublishVerdict => ({ allow: true, act, vrmInterest });
+// The verdicts that carry no reason are shared (frozen): checkPublish runs for every client publish.
+const ALLOW: PublishVerdict = Object.freeze({ allow: true, act: false, vrmInterest: false });
+const ALLOW_ACT: PublishVerdict = Object.freeze({ allow: true, act: true, vrmInterest: false });
+const ALLOW_ACT_VRM: PublishVerdict = Object.freeze({ allow: true, act: true, vrmInterest: true });
 const deny = (reason: string): PublishVerdict => ({ allow: false, act: false, vrmInterest: false, reason });
 
 /** I/local/<direction>/<role>/<uid>/...: who may publish (spec §7.6). */
-function integrationWrite(username: string, s: readonly string[]): boolean {
+function integrationWrite(username: string, topic: string): boolean {
+    const s = topic.split('/', 5);
     if (s.length < 5)
         return false;
     const direction = s[2]!;
@@ -44,43 +48,69 @@ function integrationWrite(username: string, s: readonly string[]): boolean {
     return parts.length === 3 && parts[0] === 'token' && parts[2] !== '' && parts[1] === s[3] && parts[2] === s[4];
 }
 
-/** The decision for a client publish (write access). */
-export function checkPublish(ctx: AclContext, clientId: string, username: string, topic: string): PublishVerdict {
-    const s = topic.split('/', 5); // the rules look at the first five levels at most (integrationWrite)
-    if (s.length < 2)
-        return allow();
-    const [action, systemId] = s as [string, string];
-    const bridge = BRIDGE_USERS.includes(username);
+/** Whether topic[start, end) is `text`, without making it a string of its own. */
+function levelIs(topic: string, start: number, end: number, text: string): boolean {
+    return end - start === text.length && topic.startsWith(text, start);
+}
 
-    if (action === 'I') {
-        if (systemId === 'local') {
-            if (integrationWrite(username, s) || ctx.isLocal(clientId))
-                return allow();
+/** The level after the one that ends at `slash` (a '/' index; -1: there is none). */
+function levelAfter(topic: string, slash: number): string | undefined {
+    if (slash < 0)
+        return undefined;
+    const next = topic.indexOf('/', slash + 1);
+    return topic.slice(slash + 1, next < 0 ? topic.length : next);
+}
+
+const W = 0x57;
+const R = 0x52;
+const P = 0x50;
+const I = 0x49;
+const N = 0x4e;
+
+/**
+ * The decision for a client publish (write access). It reads the topic's first levels in place rather than split
+ * it: this runs for every client publish.
+ */
+export function checkPublish(ctx: AclContext, clientId: string, username: string, topic: string): PublishVerdict {
+    const first = topic.indexOf('/');
+    if (first < 0)
+        return ALLOW;
+    const second = topic.indexOf('/', first + 1);
+    const idEnd = second < 0 ? topic.length : second; // the second level, the system id: [first + 1, idEnd)
+    const action = first === 1 ? topic.charCodeAt(0) : 0; // every rule below is about a one-letter first level
+
+    if (action === I) {
+        if (levelIs(topic, first + 1, idEnd, 'local')) {
+            if (integrationWrite(username, topic) || ctx.isLocal(clientId))
+                return ALLOW;
             return deny(`'${username}' may not publish on '${topic}'`);
         }
-        if (username !== INTEGRATIONS_USER && !bridge && !ctx.isLocal(clientId))
+        if (username !== INTEGRATIONS_USER && !BRIDGE_USERS.includes(username) && !ctx.isLocal(clientId))
             return deny(`'${username}' may not publish integration topics from a non-local client`);
     }
 
-    if (action === 'W' && s[2] === 'platform' && topic.includes('/Security/Api') && !ctx.isPrivileged(clientId, username))
+    if (action === W && levelAfter(topic, second) === 'platform' && topic.includes('/Security/Api') && !ctx.isPrivileged(clientId, username))
         return deny(`'${username}' is not privileged to write '${topic}'`);
 
-    if (action === 'W' || action === 'R' || action === 'P' || action === 'I') {
-        if (systemId !== ctx.portalId) {
-            if (action === 'W' || action === 'R')
-                return { ...allow(), reason: `'${topic}' is for portal id '${systemId}', not '${ctx.portalId}'; routed but not acted on` };
+    if (action === W || action === R || action === P || action === I) {
+        if (!levelIs(topic, first + 1, idEnd, ctx.portalId)) {
+            const systemId = topic.slice(first + 1, idEnd);
+            if (action === W || action === R)
+                return { ...ALLOW, reason: `'${topic}' is for portal id '${systemId}', not '${ctx.portalId}'; routed but not acted on` };
             return deny(`'${topic}' is for portal id '${systemId}', not '${ctx.portalId}'`);
         }
-        if ((action === 'W' || ((action === 'P' || action === 'I') && s[2] === 'in')) && bridge && ctx.vrmMode() !== VrmMode.Full)
+        const isBridge = BRIDGE_USERS.includes(username);
+        if (isBridge && (action === W || ((action === P || action === I) && levelAfter(topic, second) === 'in')) && ctx.vrmMode() !== VrmMode.Full)
             return deny(`VRM may not write while the VRM portal is not in full mode ('${topic}')`);
-        const act = action === 'R' || action === 'W';
-        return allow(act, bridge && act);
+        if (action === R || action === W)
+            return isBridge ? ALLOW_ACT_VRM : ALLOW_ACT;
+        return ALLOW;
     }
 
-    if (action === 'N' && systemId === ctx.portalId && (clientId !== '' || username !== ''))
+    if (action === N && levelIs(topic, first + 1, idEnd, ctx.portalId) && (clientId !== '' || username !== ''))
         return deny(`client '${clientId}' published on '${topic}'; clients may not publish notifications`);
 
-    return allow();
+    return ALLOW;
 }
 
 /** The read rules: write requests that carry secrets are hidden from other subscribers; N/ reaches a VRM bridge only
