@@ -8,6 +8,7 @@
 //
 // Focused runs, to iterate on one figure: --only fullpublish,changes (of idle, fullpublish, changes, most, writes;
 // start-up always runs), --skip-bct, --rates 100,1000 and --change-seconds 10 (the measured seconds at each rate),
+// --change-warmup 30 (seconds at each rate before the measured ones, 1 by default),
 // --repeat 3 (every plugin started again that many times, alternating, so a slow moment of this shared machine does
 // not hit one plugin only), --variants '<node_args>|<node_args>' (ours once per set of plugin_opt_node_args, e.g.
 // V8 flags; '' is the default), and --gc: V8 traces each collection of ours (--trace-gc-nvp, its stdout
@@ -52,6 +53,8 @@ const SKIP_BCT = flag('skip-bct');
 const ONLY = option('only')?.split(',');
 const RATES = (option('rates') ?? '100,1000,5000').split(',').map(Number);
 const CHANGE_SECONDS = option('change-seconds');
+/** Seconds at each rate before the measured ones (default 1): the JIT compiles the change path over the first ~30 s at 100/s. */
+const CHANGE_WARMUP_SECONDS = Number(option('change-warmup') ?? 1);
 const REPEAT = Number(option('repeat') ?? 1);
 const VARIANTS = option('variants')?.split('|').map((v) => v.trim()) ?? [undefined];
 const GC = flag('gc');
@@ -242,7 +245,8 @@ async function changeLatency(gx: Gx, id: string, rate: number, seconds: number):
         if (t !== undefined)
             latencies.push(at - t);
     });
-    // A second at the rate first, not measured: code paths new to the plugin (and the client) warm up.
+    // A second at the rate first (--change-warmup seconds), not measured: code paths new to the plugin (and the
+    // client) warm up.
     let k = 0;
     const send = async (count: number, record: boolean): Promise<void> => {
         const t0 = performance.now();
@@ -259,7 +263,7 @@ async function changeLatency(gx: Gx, id: string, rate: number, seconds: number):
             await new Promise((resolve) => setImmediate(resolve));
         }
     };
-    await send(rate, false);
+    await send(Math.round(CHANGE_WARMUP_SECONDS * rate), false);
     await sleep(200);
     const total = rate * seconds;
     const from = performance.now();
