@@ -1,6 +1,5 @@
 // Wiring: builds the plugin's parts around the broker facade and runs their life cycle (start, reload, shutdown).
 
-
 import { parseOptions, reloadPlan } from './config';
 import type { Settings } from './config';
 import { DbusBridge, defaultBridgeOptions } from './dbus/bridge';

@@ -40,7 +40,6 @@ export const defaultRequestLimits: Readonly<RequestLimits> = { maxWriteBytes: 25
 /** Settled: its then() queues a microtask. */
 const settled = Promise.resolve();
 
-
 export interface Reply {
     success: boolean;
     error?: string;

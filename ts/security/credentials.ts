@@ -66,10 +66,6 @@ export class Credentials {
         }
     }
 
-    private readSmall(file: string): Promise<Buffer | undefined> {
-        return readSmallFile(file, MAX_FILE_BYTES);
-    }
-
     /** The token users, or undefined when there is no (usable) tokens file. */
     tokenUsers(): Promise<TokenUser[] | undefined> {
         return this.tokens.get();
@@ -79,7 +75,7 @@ export class Credentials {
         let problem = '';
         let users: TokenUser[] | undefined;
         try {
-            const bytes = await this.readSmall(this.tokensFile);
+            const bytes = await readSmallFile(this.tokensFile, MAX_FILE_BYTES);
             if (bytes === undefined)
                 return undefined;
             const doc: unknown = JSON.parse(bytes.toString('utf8'));
@@ -110,7 +106,7 @@ export class Credentials {
 
     private async readPassword(): Promise<PasswordSetting> {
         try {
-            const bytes = await this.readSmall(this.passwordFile);
+            const bytes = await readSmallFile(this.passwordFile, MAX_FILE_BYTES);
             if (bytes === undefined)
                 return { kind: 'absent' };
             if (bytes.length === 0)
