@@ -4,4 +4,5 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
+. "$here/scripts/node-headers.sh"
 exec npx cmake-js compile --out build-plugin --parallel "$(nproc)" "$@"
