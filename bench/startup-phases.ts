@@ -12,6 +12,7 @@
 //
 //   node dist/bench/startup-phases.js [--rounds 7] [--recording bct] [--entry <file.js>] [--plugin <.so>]
 //       [--wrapper "<command and arguments>"] [--node-args "<V8 and Node flags>" (plugin_opt_node_args)] [--log]
+//       [--code-cache <file> (plugin_opt_code_cache; the first start makes it when it is missing: see native/code_cache.h)]
 import * as fs from 'node:fs';
 
 import { Simulator } from '../ts/sim';
@@ -65,16 +66,19 @@ export function phasesFromLog(log: string): Figures {
     };
 }
 
-async function once(): Promise<Figures> {
+async function once(makeCache = false): Promise<Figures> {
     const daemon = await startDbusDaemon();
     const sim = await Simulator.start({ busAddress: daemon.address, speed: 0, recordingsDir, recording: `${recordingsDir}/${RECORDING}` });
     const id = devicePortalId();
     const t0 = performance.now();
     const wrapper = option('wrapper');
     const nodeArgs = option('node-args');
+    const codeCache = option('code-cache');
     const broker = await startBroker({
         plugin: option('plugin') ?? pluginPath, entry: option('entry') ?? null, logLevel: flag('log') ? 'debug' : 'info', noWait: true,
-        env: { DBUS_SYSTEM_BUS_ADDRESS: daemon.address }, pluginOptions: { portal_id: id, ...(nodeArgs ? { node_args: nodeArgs } : {}) },
+        env: { DBUS_SYSTEM_BUS_ADDRESS: daemon.address }, pluginOptions: {
+            portal_id: id, ...(nodeArgs ? { node_args: nodeArgs } : {}), ...(codeCache ? { code_cache: codeCache } : {}),
+        },
         ...(wrapper ? { wrapper: wrapper.split(' ') } : {}),
     });
     try {
@@ -89,6 +93,9 @@ async function once(): Promise<Figures> {
         const first = await firstFullPublish(broker.port, id, expected, 400, 10, () => { answeredCpu = processCpuMs(broker.proc.pid); });
         const answered = first.at - t0;
         await sleep(200);
+        // A start that makes the code cache waits for it: the first memory trim after start-up writes it.
+        for (let waited = 0; makeCache && waited < 60_000 && !/code cache: (wrote|V8 made|cannot)/.test(broker.log()); waited += 100)
+            await sleep(100);
         const log = fs.readFileSync(broker.logFile, 'utf8');
         if (flag('log'))
             console.log(log);
@@ -104,6 +111,11 @@ async function once(): Promise<Figures> {
 
 async function main(): Promise<void> {
     const runs: Figures[] = [];
+    const codeCache = option('code-cache');
+    if (codeCache && !fs.existsSync(codeCache)) {
+        await once(true); // not counted: it compiled everything from source, as a start without the cache
+        console.log(`# ${codeCache} made by a first start`);
+    }
     for (let r = 0; r < ROUNDS; r++)
         runs.push(await once());
     const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;

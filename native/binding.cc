@@ -17,6 +17,9 @@
 #include <cstring>
 #include <unordered_map>
 
+#ifdef DFMQ_CODE_CACHE // the plugin; the test addon (binding.gyp) runs under stock Node and has no code cache
+#include "code_cache.h"
+#endif
 #include "hooks.h"
 #include "memory_plan.h"
 
@@ -247,6 +250,8 @@ public:
             InstanceMethod("setTrustedClient", &Binding::SetTrustedClient),
             InstanceMethod("verifyPassword", &Binding::VerifyPassword),
             InstanceMethod("restart", &Binding::Restart),
+            InstanceMethod("entryCodeCache", &Binding::EntryCodeCache),
+            InstanceMethod("entryCompiled", &Binding::EntryCompiled),
         });
         if (host_)
             host_->attach(this);
@@ -1086,6 +1091,39 @@ private:
         if (info.Length() < 1 || !info[0].IsString())
             throw Napi::TypeError::New(info.Env(), "restart(reason: string)");
         host(info).requestRestart(info[0].As<Napi::String>().Utf8Value());
+        return info.Env().Undefined();
+    }
+
+    // entryCodeCache(source: Buffer): the cached data for the entry's source, or undefined (native/code_cache.h).
+    Napi::Value EntryCodeCache(const Napi::CallbackInfo &info)
+    {
+        if (info.Length() < 1 || !info[0].IsBuffer())
+            throw Napi::TypeError::New(info.Env(), "entryCodeCache(source: Buffer)");
+        const auto source = info[0].As<Napi::Buffer<uint8_t>>();
+#ifdef DFMQ_CODE_CACHE
+        std::vector<uint8_t> data = code_cache::entryCache(source.Data(), source.Length());
+#else
+        std::vector<uint8_t> data;
+#endif
+        if (data.empty())
+            return info.Env().Undefined();
+        return Napi::Buffer<uint8_t>::Copy(info.Env(), data.data(), data.size());
+    }
+
+    // entryCompiled(fn: Function, rejected: boolean): the function compiled from the entry, and whether V8 refused its
+    // cached data.
+    Napi::Value EntryCompiled(const Napi::CallbackInfo &info)
+    {
+        if (info.Length() < 2 || !info[0].IsFunction() || !info[1].IsBoolean())
+            throw Napi::TypeError::New(info.Env(), "entryCompiled(fn: Function, rejected: boolean)");
+#ifdef DFMQ_CODE_CACHE
+        napi_value value = info[0];
+        v8::Local<v8::Function> fn;
+        // In Node a napi_value is the address a v8::Local holds (its v8impl::V8LocalValueFromJsValue copies it the same way).
+        static_assert(sizeof(fn) == sizeof(value), "napi_value is a v8::Local");
+        std::memcpy(static_cast<void *>(&fn), &value, sizeof value);
+        code_cache::entryCompiled(v8::Isolate::GetCurrent(), fn, info[1].As<Napi::Boolean>().Value());
+#endif
         return info.Env().Undefined();
     }
 

@@ -181,15 +181,25 @@ Module._load = function _load(request, parent, isMain) {
 };
 
 // The entry module, compiled and run as Node's loader would (a module of its own, its require rooted where it is, in
-// the module cache), but not registered with the ES-module loader too: Node does that for every CommonJS module it
-// loads, and setting that loader up compiles 4 more built-in modules at every start.
+// the module cache, called with Node's five arguments), but not registered with the ES-module loader too: Node does
+// that for every CommonJS module it loads, and setting that loader up compiles 4 more built-in modules at every start.
+// It is compiled with the code cache's data for it when the shim has some (native/code_cache.h), and the compiled
+// function goes back to the shim, which may cache it after start-up.
+const { internalCompileFunction } = require('internal/vm');
+const { makeRequireFunction } = require('internal/modules/helpers');
+const wrapperParameters = ['exports', 'require', 'module', '__filename', '__dirname'];
 function loadEntry(file) {
     const entry = new Module(file, null);
     entry.filename = file;
     entry.paths = Module._nodeModulePaths(path.dirname(file));
     Module._cache[file] = entry;
     try {
-        entry._compile(fs.readFileSync(file, 'utf8'), file);
+        const source = fs.readFileSync(file);
+        const cachedData = binding.entryCodeCache(source);
+        const { function: compiled } = internalCompileFunction(source.toString('utf8'), file, 0, 0, cachedData, false, undefined,
+            undefined, wrapperParameters, Symbol(`cjs:${file}`));
+        binding.entryCompiled(compiled, compiled.cachedDataRejected === true);
+        compiled.call(entry.exports, entry.exports, makeRequireFunction(entry, null), entry, file, path.dirname(file));
     } catch (err) {
         delete Module._cache[file];
         throw err;

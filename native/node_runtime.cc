@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "bootstrap_js.h"
+#include "code_cache.h"
 #include "flashmq_abi.h"
 #include "hooks.h"
 
@@ -70,6 +71,7 @@ void initialize(const std::vector<std::string> &nodeArgs, int platformThreads)
                            // on first use (a checksum of a GUI app's files, with crypto's hashes)
                            F::kNoInitOpenSSL;
 
+    code_cache::setRuntimeFlags(args);
     std::unique_ptr<node::InitializationResult> result = node::InitializeOncePerProcess(args, static_cast<F>(flags));
     if (result->early_return() || result->exit_code() != 0 || !result->errors().empty())
     {
@@ -282,6 +284,7 @@ std::unique_ptr<NodeEnvironment> NodeEnvironment::create(const std::string &entr
         }
     }
 
+    code_cache::loaded();
     self->startCost_.entryMs = steadyMs() - wall1;
     self->startCost_.entryCpuMs = threadCpuMs() - cpu1;
     self->pump_->start();
@@ -311,9 +314,18 @@ NodeEnvironment::~NodeEnvironment()
         isolate_->Exit();
         entered_ = false;
     }
+    code_cache::forget(); // its handles go before the isolate
     // The isolate must be neither entered nor locked by us when the setup disposes of it.
     locker_.reset();
     setup_.reset();
+}
+
+std::string NodeEnvironment::saveCodeCache()
+{
+    if (!isolate_)
+        return "";
+    Scope scope(*this);
+    return code_cache::save(isolate_);
 }
 
 void NodeEnvironment::reduceMemory()

@@ -91,6 +91,8 @@ public:
 
     // Full garbage collections that also shrink the young generation (V8's low-memory notification).
     void reduceMemory();
+    // Writes the code cache when this start made one (code_cache.h); a line for the log, or "".
+    std::string saveCodeCache();
 
     // Terminates whatever JavaScript still runs once `after` has passed, and again every 250 ms until it goes out of
     // scope: bounds the shutdown (a handler or an 'exit' listener that never returns). A thread of its own with a

@@ -14,6 +14,7 @@
 
 #include "node_runtime.h"
 #include "status_file.h"
+#include "code_cache.h"
 
 namespace dfmq
 {
@@ -128,6 +129,8 @@ ShimOptions ShimOptions::from(const fmq::PluginOptions &options)
     o.restartLimit = parseCount(options, "restart_limit", o.restartLimit, 1, 100);
     auto status = options.find("status_file");
     o.statusFile = status == options.end() ? std::string(kDefaultStatusFile) : status->second;
+    auto cache = options.find("code_cache");
+    o.codeCache = cache == options.end() ? std::string(kDefaultCodeCache) : cache->second;
     return o;
 }
 
@@ -177,6 +180,7 @@ void Plugin::startJavaScript(bool deferReadiness)
         readinessDeferred_ = true;
     }
 
+    flashmq_logf(fmq::LogInfo, "dbus-flashmq: %s", code_cache::prepare(shim_.codeCache, entry).c_str());
     std::string error;
     env_ = NodeEnvironment::create(entry, error);
     if (!env_)
@@ -335,7 +339,13 @@ void Plugin::giveUp(const std::string &reason)
 void Plugin::reduceMemory()
 {
     if (env_)
+    {
+        // Before V8 collects: what start-up compiled is still there to be cached.
+        const std::string cached = env_->saveCodeCache();
+        if (!cached.empty())
+            flashmq_logf(fmq::LogInfo, "dbus-flashmq: %s", cached.c_str());
         env_->reduceMemory();
+    }
     flashmq_logf(fmq::LogInfo, "dbus-flashmq: memory: %s", releaseStartupMemory().c_str());
 }
 
