@@ -31,6 +31,7 @@ class BuiltinLoader
 public:
     v8::MaybeLocal<v8::Function> LookupAndCompile(v8::Local<v8::Context> context, const char *id, node::Realm *optionalRealm);
     void RefreshCodeCache(const std::vector<CodeCacheInfo> &in);
+    const v8::ScriptCompiler::CachedData *GetCodeCache(const char *id) const;
 };
 } // namespace builtins
 } // namespace node
@@ -45,7 +46,9 @@ namespace
 
 using Loader = node::builtins::BuiltinLoader;
 using LookupAndCompileFn = v8::MaybeLocal<v8::Function> (*)(Loader *, v8::Local<v8::Context>, const char *, node::Realm *);
+using CreateCodeCacheFn = v8::ScriptCompiler::CachedData *(*)(v8::Local<v8::Function>);
 constexpr const char kLookupAndCompile[] = "_ZN4node8builtins13BuiltinLoader16LookupAndCompileEN2v85LocalINS2_7ContextEEEPKcPNS_5RealmE";
+constexpr const char kCreateCodeCacheForFunction[] = "_ZN2v814ScriptCompiler26CreateCodeCacheForFunctionENS_5LocalINS_8FunctionEEE";
 
 constexpr char kMagic[8] = {'D', 'F', 'M', 'Q', 'C', 'C', '0', '1'};
 constexpr uint32_t kKindCache = 1;
@@ -78,6 +81,8 @@ struct State
     std::vector<Loader *> refreshed;                // the loaders already handed the built-ins' cache
     std::vector<Kept> kept;                         // Make: the built-ins compiled so far
     v8::Global<v8::Function> entryFunction;         // Make: the entry's function
+    int compiled = 0;  // Use: built-ins compiled since prepare()
+    int fromCache = 0; // Use: of them, those the cache had data for
     bool entrySeen = false;
     bool rejected = false; // Use: V8 refused the entry's cached data
     bool done = false;     // save() ran for this environment
@@ -93,24 +98,32 @@ State &state()
     return *gState;
 }
 
-LookupAndCompileFn gReal = nullptr;
-
-// libnode's own LookupAndCompile, the one ours stands in for.
-LookupAndCompileFn realLookupAndCompile()
+// libnode's own definition of a symbol the plugin defines too (see the end of this file).
+template <typename Fn> Fn libnodeFunction(const char *name, Fn &cached)
 {
-    if (gReal)
-        return gReal;
+    if (cached)
+        return cached;
     Dl_info info{};
     if (dladdr(reinterpret_cast<void *>(&v8::V8::GetVersion), &info) && info.dli_fname)
         if (void *libnode = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD))
-            gReal = reinterpret_cast<LookupAndCompileFn>(dlsym(libnode, kLookupAndCompile));
-    if (!gReal || reinterpret_cast<void *>(gReal) == reinterpret_cast<void *>(&realLookupAndCompile))
+            cached = reinterpret_cast<Fn>(dlsym(libnode, name));
+    Dl_info found{};
+    if (!cached || !dladdr(reinterpret_cast<void *>(cached), &found) || !found.dli_fname || !info.dli_fname ||
+        std::strcmp(found.dli_fname, info.dli_fname) != 0)
     {
-        std::fprintf(stderr, "dbus-flashmq: cannot find libnode's BuiltinLoader::LookupAndCompile\n");
+        std::fprintf(stderr, "dbus-flashmq: cannot find libnode's %s\n", name);
         std::abort();
     }
-    return gReal;
+    return cached;
 }
+
+LookupAndCompileFn gLookupAndCompile = nullptr;
+CreateCodeCacheFn gCreateCodeCache = nullptr;
+
+// Set while libnode compiles a built-in for a start that uses or makes the cache: Node then serialises the function it
+// compiled, for a later compile of the same built-in in this process (a restart of JavaScript), which the cache serves
+// better. That copy is skipped (an empty one, which V8 would refuse, stands in: Node insists on one).
+thread_local bool tSkipNodesCopy = false;
 
 std::string libnodeIdentity()
 {
@@ -389,10 +402,12 @@ std::string prepare(const std::string &path, const std::string &entryPath)
     s.builtins.clear();
     s.entry.clear();
     s.entrySeen = false;
+    s.compiled = 0;
+    s.fromCache = 0;
     s.rejected = false;
     s.done = false;
     if (path.empty())
-        return "code cache: off (plugin_opt_code_cache is empty)";
+        return "code cache: off (plugin_opt_code_cache none)";
 
     std::vector<uint8_t> entryFile;
     int error = 0;
@@ -466,12 +481,17 @@ void entryCompiled(v8::Isolate *isolate, v8::Local<v8::Function> function, bool 
         s.rejected = true;
 }
 
-void loaded()
+std::string loaded()
 {
     State &s = state();
+    std::string line;
+    if (s.mode == Mode::Use)
+        line = "code cache: " + std::to_string(s.fromCache) + " of the " + std::to_string(s.compiled) + " built-ins compiled so far had data in it; V8 " +
+               (s.rejected ? "rejected" : "took") + " the entry's";
     std::vector<node::builtins::CodeCacheInfo>().swap(s.perContext);
     std::vector<node::builtins::CodeCacheInfo>().swap(s.builtins);
     std::vector<uint8_t>().swap(s.entry);
+    return line;
 }
 
 std::string save(v8::Isolate *isolate)
@@ -538,8 +558,13 @@ v8::MaybeLocal<v8::Function> lookupAndCompile(Loader *loader, v8::Local<v8::Cont
             if (!part.empty())
                 loader->RefreshCodeCache(part);
         }
+        s.compiled++;
+        s.fromCache += loader->GetCodeCache(id) != nullptr;
     }
-    v8::MaybeLocal<v8::Function> result = realLookupAndCompile()(loader, context, id, realm);
+    const bool outer = tSkipNodesCopy;
+    tSkipNodesCopy = s.mode != Mode::Off;
+    v8::MaybeLocal<v8::Function> result = libnodeFunction(kLookupAndCompile, gLookupAndCompile)(loader, context, id, realm);
+    tSkipNodesCopy = outer;
     v8::Local<v8::Function> function;
     if (s.mode == Mode::Make && id && result.ToLocal(&function))
         s.kept.push_back(Kept{id, v8::Global<v8::Function>(context->GetIsolate(), function)});
@@ -554,4 +579,15 @@ __attribute__((visibility("default"))) v8::MaybeLocal<v8::Function>
 node::builtins::BuiltinLoader::LookupAndCompile(v8::Local<v8::Context> context, const char *id, node::Realm *optionalRealm)
 {
     return dfmq::code_cache::lookupAndCompile(this, context, id, optionalRealm);
+}
+
+// V8's, defined here for libnode's call right after it compiled a built-in (see tSkipNodesCopy); every other call,
+// the plugin's own among them, goes on to V8.
+__attribute__((visibility("default"))) v8::ScriptCompiler::CachedData *
+v8::ScriptCompiler::CreateCodeCacheForFunction(v8::Local<v8::Function> function)
+{
+    using namespace dfmq::code_cache;
+    if (tSkipNodesCopy)
+        return new v8::ScriptCompiler::CachedData();
+    return libnodeFunction(kCreateCodeCacheForFunction, gCreateCodeCache)(function);
 }

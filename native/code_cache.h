@@ -54,8 +54,9 @@ std::vector<uint8_t> entryCache(const uint8_t *source, size_t length);
 // The function compiled from the entry (kept when a new cache is to be made); `rejected`: V8 refused the cached data.
 void entryCompiled(v8::Isolate *isolate, v8::Local<v8::Function> function, bool rejected);
 
-// The environment is loaded: the file's data is no longer needed (Node's loaders hold their own copies).
-void loaded();
+// The environment is loaded: the file's data is no longer needed (Node's loaders hold their own copies). Returns a line
+// for the log when this start used the cache ("" otherwise).
+std::string loaded();
 
 // At the first memory trim after a start: writes a new cache when this start made one (or the marker, when V8 rejected
 // the one it had). Returns a line for the log, or "" when there was nothing to write.

@@ -130,7 +130,7 @@ ShimOptions ShimOptions::from(const fmq::PluginOptions &options)
     auto status = options.find("status_file");
     o.statusFile = status == options.end() ? std::string(kDefaultStatusFile) : status->second;
     auto cache = options.find("code_cache");
-    o.codeCache = cache == options.end() ? std::string(kDefaultCodeCache) : cache->second;
+    o.codeCache = cache == options.end() ? std::string(kDefaultCodeCache) : cache->second == "none" ? std::string() : cache->second;
     return o;
 }
 

@@ -33,7 +33,7 @@ struct ShimOptions
     std::chrono::milliseconds restartDelay{1000};   // plugin_opt_restart_delay_ms: the first restart's delay, doubled
     int restartLimit = 5;                           // plugin_opt_restart_limit: restarts within kRestartWindow
     std::string statusFile;                         // plugin_opt_status_file ('': none)
-    std::string codeCache;                          // plugin_opt_code_cache ('': none; see code_cache.h)
+    std::string codeCache;                          // plugin_opt_code_cache ('' or none: no cache; see code_cache.h)
 
     // Unusable values are logged and replaced by the default.
     static ShimOptions from(const fmq::PluginOptions &options);

@@ -64,7 +64,7 @@ export const defaultSettings: Readonly<Settings> = {
 /** Options the C++ shim reads itself (native/plugin.cc); known here so they are not reported as unknown. */
 export const shimOptionNames: ReadonlySet<string> = new Set([
     'entry', 'node_args', 'node_platform_threads', 'malloc_arena_max', 'threadpool_size', 'thread_stack_kb', 'ready_timeout_ms',
-    'shutdown_timeout_ms', 'restart_delay_ms', 'restart_limit',
+    'shutdown_timeout_ms', 'restart_delay_ms', 'restart_limit', 'code_cache',
 ]);
 
 /** Options of earlier versions that no longer do anything, with what to say about them. */
@@ -141,6 +141,7 @@ const spec: Spec = {
 export const restartOnlyOptions: ReadonlySet<string> = new Set([
     'portal_id', 'unique_id_file', 'dbus_address', 'apps_dir', 'skip_broker_registration', 'full_publish_chunk_bytes',
     'entry', 'node_args', 'node_platform_threads', 'malloc_arena_max', 'threadpool_size', 'thread_stack_kb', 'ready_timeout_ms',
+    'code_cache',
 ]);
 
 export interface ReloadPlan {

@@ -8,7 +8,8 @@
 #   - FlashMQ is restarted through its service (svc -t /service/flashmq);
 #   - /service/dbus-flashmq-ts runs watchdog.sh, which returns FlashMQ to its stock plugin when this one does not
 #     serve (see watchdog.sh), and /run/dbus-flashmq-ts is made for the plugin's status file (writable by the
-#     broker's user, flashmq from v3.70).
+#     broker's user, flashmq from v3.70), and /data/var/lib/dbus-flashmq-ts for its code cache (made by the plugin
+#     after its first start; it makes later starts faster).
 # After such a fallback, the marker .fallback in this directory names the package that fell back: --boot does not
 # switch to it again (one line says so; the rcS.local line stays, for the next package), a run by hand removes the
 # marker and tries again, and so does --boot once the package was unpacked anew (another MANIFEST).
@@ -117,6 +118,7 @@ fi
 # way back cannot be set up.
 dfmq_hook_set "[ -x $PKG/install.sh ] && $PKG/install.sh --boot   # $NAME" || refuse "$dfmq_why"
 dfmq_status_dir || refuse "$dfmq_why"
+dfmq_cache_dir || say "$dfmq_why: FlashMQ starts without it, more slowly"
 if [ -d "$ROOT/service" ]; then
     dfmq_watchdog_add "$PKG" || refuse "$dfmq_why"
 else
