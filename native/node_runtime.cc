@@ -286,7 +286,7 @@ std::unique_ptr<NodeEnvironment> NodeEnvironment::create(const std::string &entr
 
     const std::string cacheLine = code_cache::loaded();
     if (!cacheLine.empty())
-        flashmq_logf(fmq::LogInfo, "dbus-flashmq: %s", cacheLine.c_str());
+        flashmq_logf(fmq::LogNotice, "dbus-flashmq: %s", cacheLine.c_str());
     self->startCost_.entryMs = steadyMs() - wall1;
     self->startCost_.entryCpuMs = threadCpuMs() - cpu1;
     self->pump_->start();

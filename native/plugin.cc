@@ -180,7 +180,7 @@ void Plugin::startJavaScript(bool deferReadiness)
         readinessDeferred_ = true;
     }
 
-    flashmq_logf(fmq::LogInfo, "dbus-flashmq: %s", code_cache::prepare(shim_.codeCache, entry).c_str());
+    flashmq_logf(fmq::LogNotice, "dbus-flashmq: %s", code_cache::prepare(shim_.codeCache, entry).c_str());
     std::string error;
     env_ = NodeEnvironment::create(entry, error);
     if (!env_)
@@ -343,7 +343,7 @@ void Plugin::reduceMemory()
         // Before V8 collects: what start-up compiled is still there to be cached.
         const std::string cached = env_->saveCodeCache();
         if (!cached.empty())
-            flashmq_logf(fmq::LogInfo, "dbus-flashmq: %s", cached.c_str());
+            flashmq_logf(fmq::LogNotice, "dbus-flashmq: %s", cached.c_str());
         env_->reduceMemory();
     }
     flashmq_logf(fmq::LogInfo, "dbus-flashmq: memory: %s", releaseStartupMemory().c_str());
