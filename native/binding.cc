@@ -1103,6 +1103,7 @@ private:
 #ifdef DFMQ_CODE_CACHE
         std::vector<uint8_t> data = code_cache::entryCache(source.Data(), source.Length());
 #else
+        (void)source;
         std::vector<uint8_t> data;
 #endif
         if (data.empty())

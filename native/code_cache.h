@@ -33,7 +33,7 @@ namespace dfmq
 // Where the cache is kept unless plugin_opt_code_cache says otherwise: persistent on a GX device (/data survives reboots
 // and firmware updates), outside the package's own directory (its files are checked against its MANIFEST). install.sh
 // makes the directory, writable by the broker's user; where it does not exist, there is no cache.
-constexpr const char *kDefaultCodeCache = "/data/var/lib/dbus-flashmq-ts/code-cache";
+constexpr const char *kDefaultCodeCache = "/data/dbus-flashmq-ts-cache/code-cache";
 
 namespace code_cache
 {

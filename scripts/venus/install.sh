@@ -8,7 +8,7 @@
 #   - FlashMQ is restarted through its service (svc -t /service/flashmq);
 #   - /service/dbus-flashmq-ts runs watchdog.sh, which returns FlashMQ to its stock plugin when this one does not
 #     serve (see watchdog.sh), and /run/dbus-flashmq-ts is made for the plugin's status file (writable by the
-#     broker's user, flashmq from v3.70), and /data/var/lib/dbus-flashmq-ts for its code cache (made by the plugin
+#     broker's user, flashmq from v3.70), and /data/dbus-flashmq-ts-cache for its code cache (made by the plugin
 #     after its first start; it makes later starts faster).
 # After such a fallback, the marker .fallback in this directory names the package that fell back: --boot does not
 # switch to it again (one line says so; the rcS.local line stays, for the next package), a run by hand removes the

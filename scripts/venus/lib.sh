@@ -205,12 +205,12 @@ dfmq_status_dir() {
     return 1
 }
 
-# The directory of the plugin's code cache (/data/var/lib/dbus-flashmq-ts: it survives reboots and firmware updates,
+# The directory of the plugin's code cache (/data/dbus-flashmq-ts-cache: it survives reboots and firmware updates,
 # outside the package, whose files the MANIFEST covers), writable by the broker's user only. The plugin writes the
 # cache there after its first start and reads it at every start after (native/code_cache.h); without the directory
 # it starts without one, more slowly.
 dfmq_cache_dir() {
-    dfmq_dir="$ROOT/data/var/lib/$NAME"
+    dfmq_dir="$ROOT/data/$NAME-cache"
     if mkdir -p "$dfmq_dir" 2>/dev/null && chmod 0700 "$dfmq_dir" 2>/dev/null &&
         { ! grep -q '^flashmq:' "$ROOT/etc/passwd" 2>/dev/null || chown flashmq "$dfmq_dir" 2>/dev/null; }; then
         return 0

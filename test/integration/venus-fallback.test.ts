@@ -231,6 +231,15 @@ if [ "$how" = down ]; then echo "$1: down 4000000000 seconds, normally up"; else
         assert.equal(w.process.exitCode, null, 'the watchdog runs on');
     }
 
+    it('install.sh installs all the same when it cannot make the code cache\'s directory, and says so', () => {
+        const d = device();
+        fs.writeFileSync(path.join(d.root, 'data', `${NAME}-cache`), 'in the way');
+        const r = install(d);
+        assert.equal(r.status, 0, r.out);
+        assert.match(r.out, /cannot make \S+-cache for the plugin's code cache: FlashMQ starts without it, more slowly/);
+        assert.ok(fs.existsSync(conf(d)));
+    });
+
     it('install.sh adds the way back: the watchdog\'s service (svscan never sees it half made), the status directory; restarts the watchdog after FlashMQ', () => {
         const d = device();
         // The broker's user, where this machine has it (setup adds it): the directory is its.
@@ -249,8 +258,12 @@ if [ "$how" = down ]; then echo "$1: down 4000000000 seconds, normally up"; else
         assert.deepEqual(fs.readdirSync(path.join(d.root, 'service')).sort(), [NAME, 'flashmq'], 'nothing half made left');
         const dir = fs.statSync(path.join(d.root, 'run', NAME));
         assert.equal(dir.mode & 0o7777, 0o755);
-        if (asRoot)
+        const cacheDir = fs.statSync(path.join(d.root, 'data', `${NAME}-cache`)); // the code cache's (native/code_cache.h)
+        assert.equal(cacheDir.mode & 0o7777, 0o700);
+        if (asRoot) {
             assert.equal(dir.uid, Number(flashmqUser.stdout.trim()));
+            assert.equal(cacheDir.uid, Number(flashmqUser.stdout.trim()));
+        }
         assert.deepEqual(svcCalls(d), [`svc -t ${d.root}/service/flashmq`, `svc -t ${d.root}/service/${NAME}`]);
         assert.match(lines(r).at(-1)!, /^dbus-flashmq-ts: installed/);
         assert.ok(fs.existsSync(path.join(d.pkg, 'watchdog.sh')));
@@ -469,6 +482,7 @@ if [ "$how" = down ]; then echo "$1: down 4000000000 seconds, normally up"; else
         assert.deepEqual(svcCalls(d), [`svc -dx ${d.root}/service/.${NAME}.removed`, `svc -t ${d.root}/service/flashmq`]);
         assert.deepEqual(fs.readdirSync(path.join(d.root, 'service')), ['flashmq']);
         assert.ok(!fs.existsSync(path.join(d.root, 'run', NAME)));
+        assert.ok(!fs.existsSync(path.join(d.root, 'data', `${NAME}-cache`)));
         assert.ok(!fs.existsSync(marker(d)));
         assert.ok(!fs.existsSync(hook(d)) || !read(hook(d)).includes(NAME));
     });
