@@ -112,7 +112,7 @@ async function once(makeCache = false): Promise<Figures> {
 async function main(): Promise<void> {
     const runs: Figures[] = [];
     const codeCache = option('code-cache');
-    if (codeCache && !fs.existsSync(codeCache)) {
+    if (codeCache && codeCache !== 'none' && !fs.existsSync(codeCache)) {
         await once(true); // not counted: it compiled everything from source, as a start without the cache
         console.log(`# ${codeCache} made by a first start`);
     }
