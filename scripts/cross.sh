@@ -59,6 +59,8 @@ for entry in flashmq_plugin_version flashmq_plugin_main_init flashmq_plugin_main
              flashmq_plugin_acl_check; do
     grep -qx "$entry" <<<"$exported" || { echo "cross.sh: $so does not export $entry" >&2; exit 1; }
 done
+"$readelf" -d -W "$so" | grep -q 'FLAGS.*BIND_NOW\|FLAGS_1.*NOW' ||
+    { echo "cross.sh: $so is not linked with -z now (a broker lacking a function would load it; see CMakeLists.txt)" >&2; exit 1; }
 # Two other symbols on purpose: libnode compiles its built-ins through them (native/code_cache.h).
 interposed="_ZN4node8builtins13BuiltinLoader16LookupAndCompileEN2v85LocalINS2_7ContextEEEPKcPNS_5RealmE _ZN2v814ScriptCompiler26CreateCodeCacheForFunctionENS_5LocalINS_8FunctionEEE"
 for s in $interposed; do

@@ -2,6 +2,7 @@
 // stop the broker from starting (with a clear line) or must not stop it at all.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 
 import type { RunningBroker } from '../helpers/flashmq';
@@ -271,5 +272,14 @@ describeWithBroker('the plugin in a real broker: life cycle', function () {
         await sleep(2000);
         const used = cpuSeconds(broker.proc.pid!) - before;
         assert.ok(used < 0.2, `used ${used.toFixed(3)} s of CPU in 2 s idle`);
+    });
+
+    it('binds every broker function it calls when it is first opened: a host that lacks one cannot load it at all', () => {
+        // FlashMQ's second open (RTLD_NOW) binds nothing more, since libnode keeps the plugin loaded: only -z now makes
+        // a missing host function fail the load instead of the first call. A process that is no broker shows it.
+        const child = spawnSync(process.execPath, ['-e', `process.dlopen({ exports: {} }, ${JSON.stringify(pluginPath)}, ` +
+            'require("node:os").constants.dlopen.RTLD_LAZY)'], { encoding: 'utf8', timeout: 30_000 });
+        assert.notEqual(child.status, 0);
+        assert.match(child.stderr, /undefined symbol: flashmq_[a-z_0-9]+/);
     });
 });
