@@ -506,8 +506,14 @@ std::string save(v8::Isolate *isolate)
         return "code cache: V8 rejected " + s.path + "; the cache is off for this libnode and entry" +
                (error.empty() ? "" : " (" + error + ")");
     }
-    if (s.mode != Mode::Make || !s.entrySeen || s.entryFunction.IsEmpty())
+    if (s.mode != Mode::Make)
         return "";
+    if (!s.entrySeen || s.entryFunction.IsEmpty())
+    {
+        forget();
+        s.mode = Mode::Off;
+        return "";
+    }
 
     const auto t0 = std::chrono::steady_clock::now();
     v8::HandleScope scope(isolate);
@@ -521,6 +527,7 @@ std::string save(v8::Isolate *isolate)
     }
     const std::vector<uint8_t> entry = cachedData(s.entryFunction.Get(isolate));
     forget();
+    s.mode = Mode::Off; // what compiles from now on is neither kept nor counted: libnode's own way again
     if (entry.empty())
         return "code cache: V8 made no cached data for the entry; none written";
     const std::vector<uint8_t> file = serialise(kKindCache, s.fingerprint, s.entryHash, entry, builtins);
