@@ -9,8 +9,8 @@
 #   - a FlashMQ process was up READY_S seconds without the plugin saying it serves: the status file
 #     (/run/dbus-flashmq-ts/status, or the conf's plugin_opt_status_file) holds {"state":"ready"|"degraded", ...,
 #     "pid":<that process>}. A file that is missing, garbled, of another process or in another state is not serving.
-# Falling back: the conf is removed and FlashMQ restarted through its service (svc -t; svc -k when the process has
-# not gone after GRACE_S seconds: a broker hung in the plugin), one line is logged (syslog and stdout), and the
+# Falling back: the conf (and the plugin's code cache) is removed and FlashMQ restarted through its service (svc -t;
+# svc -k when the process has not gone after GRACE_S seconds: a broker hung in the plugin), one line is logged (syslog and stdout), and the
 # marker <package>/.fallback says why, when and which package (its MANIFEST's sha256); install.sh --boot then does
 # not switch to that package again (install.sh by hand, or a new package, does). Then the watchdog idles until the
 # conf is back. It never stops or restarts FlashMQ otherwise. All times are the kernel's uptime (/proc/uptime), so
@@ -46,9 +46,11 @@ read_status() {
     state="$(sed -n '1s/^.*"state"[[:space:]]*:[[:space:]]*"\([a-z]*\)".*$/\1/p' "$status" 2>/dev/null)"
 }
 
-# Back to the stock plugin, for reason $1.
+# Back to the stock plugin, for reason $1. The plugin's code cache goes too: whatever failed, the next try of the
+# plugin starts without it (and makes it again).
 fall_back() {
     rm -f "$conf"
+    rm -f "$ROOT/data/$NAME-cache/code-cache"
     old="$dfmq_pid"
     svc -t "$service" 2>/dev/null
     waited=0

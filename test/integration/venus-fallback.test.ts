@@ -325,8 +325,11 @@ if [ "$how" = down ]; then echo "$1: down 4000000000 seconds, normally up"; else
         }));
     });
 
-    it('falls back when FlashMQ restarts 3 times within the window (a plugin that cannot load), long before the readiness bound', async () => {
+    it('falls back when FlashMQ restarts 3 times within the window (a plugin that cannot load), long before the readiness bound; the code cache goes too', async () => {
         const d = device();
+        const cache = path.join(d.root, 'data', `${NAME}-cache`, 'code-cache');
+        fs.mkdirSync(path.dirname(cache), { recursive: true });
+        fs.writeFileSync(cache, 'a cache');
         const w = await watched(d, { DFMQ_WATCHDOG_READY_S: '120' });
         const t0 = Date.now();
         for (let i = 1; i <= RESTARTS; i++) {
@@ -344,6 +347,8 @@ if [ "$how" = down ]; then echo "$1: down 4000000000 seconds, normally up"; else
         assert.deepEqual(svcCalls(d), [`svc -t ${d.root}/service/flashmq`]);
         assert.match(read(marker(d)), /^reason=FlashMQ restarted 3 times within 20 s with dbus-flashmq-ts 0\.0\.1$/m);
         assert.ok(w.output().includes('FlashMQ is back on its stock plugin'));
+        assert.ok(!fs.existsSync(cache), 'the code cache is gone');
+        assert.ok(fs.existsSync(path.dirname(cache)));
     });
 
     it('counts only the restarts within the window, and each start that serves in time is fine', async () => {
