@@ -539,6 +539,15 @@ std::string save(v8::Isolate *isolate)
            std::to_string(ms) + " ms; the next start uses it";
 }
 
+void abandon()
+{
+    State &s = state();
+    (void)new std::vector<Kept>(std::move(s.kept)); // moving a handle does not touch its isolate; resetting one would
+    (void)new v8::Global<v8::Function>(std::move(s.entryFunction));
+    s.kept.clear();
+    s.refreshed.clear();
+}
+
 void forget()
 {
     State &s = state();

@@ -65,6 +65,10 @@ std::string save(v8::Isolate *isolate);
 // The environment goes: the functions kept die with its isolate.
 void forget();
 
+// Node could not make the environment and disposed of its isolate itself: the handles kept in it are dropped without
+// touching it (a few pointers are leaked instead).
+void abandon();
+
 // For tests: the checksum and the file's layout.
 uint64_t checksum(const uint8_t *data, size_t length, uint64_t seed = 0);
 

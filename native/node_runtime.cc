@@ -239,6 +239,7 @@ std::unique_ptr<NodeEnvironment> NodeEnvironment::create(const std::string &entr
     self->setup_ = node::CommonEnvironmentSetup::Create(node_process::platform(), &errors, args, execArgs, envFlags);
     if (!self->setup_)
     {
+        code_cache::abandon();
         error = "cannot create the JavaScript environment";
         for (const std::string &e : errors)
             error += "; " + e;

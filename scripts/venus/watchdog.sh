@@ -49,8 +49,8 @@ read_status() {
 # Back to the stock plugin, for reason $1. The plugin's code cache goes too: whatever failed, the next try of the
 # plugin starts without it (and makes it again).
 fall_back() {
-    rm -f "$conf"
     rm -f "$ROOT/data/$NAME-cache/code-cache"
+    rm -f "$conf"
     old="$dfmq_pid"
     svc -t "$service" 2>/dev/null
     waited=0

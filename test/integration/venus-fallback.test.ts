@@ -380,6 +380,7 @@ if [ "$how" = down ]; then echo "$1: down 4000000000 seconds, normally up"; else
         assertStillSwitched(d, w);
         fs.writeFileSync(d.flashmq, 'up 500\n');
         await until('the fallback of a start that does not serve', () => !fs.existsSync(conf(d)), (READY_S + 5) * 1000);
+        await until('FlashMQ restarted', () => svcCalls(d).length > 0, 5000); // the watchdog restarts it right after
         assert.deepEqual(svcCalls(d), [`svc -t ${d.root}/service/flashmq`]);
     });
 
