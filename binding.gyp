@@ -10,6 +10,7 @@
         "native/read_acl.cc",
         "native/memory_plan.cc",
         "native/status_file.cc",
+        "native/replace_file.cc",
         "native/topic_filter.cc",
         "native/testing/fake_host.cc",
         "native/testing/addon_entry.cc"

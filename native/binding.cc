@@ -1094,21 +1094,22 @@ private:
         return info.Env().Undefined();
     }
 
-    // entryCodeCache(source: Buffer): the cached data for the entry's source, or undefined (native/code_cache.h).
+    // entryCodeCache(): { source, cachedData? } — the entry's file as the code cache read and checked it, and the cached
+    // data for it; undefined when the cache did not read it (native/code_cache.h).
     Napi::Value EntryCodeCache(const Napi::CallbackInfo &info)
     {
-        if (info.Length() < 1 || !info[0].IsBuffer())
-            throw Napi::TypeError::New(info.Env(), "entryCodeCache(source: Buffer)");
-        const auto source = info[0].As<Napi::Buffer<uint8_t>>();
 #ifdef DFMQ_CODE_CACHE
-        std::vector<uint8_t> data = code_cache::entryCache(source.Data(), source.Length());
-#else
-        (void)source;
-        std::vector<uint8_t> data;
-#endif
-        if (data.empty())
+        std::vector<uint8_t> source, cachedData;
+        if (!code_cache::takeEntry(source, cachedData))
             return info.Env().Undefined();
-        return Napi::Buffer<uint8_t>::Copy(info.Env(), data.data(), data.size());
+        Napi::Object out = Napi::Object::New(info.Env());
+        out.Set("source", Napi::Buffer<uint8_t>::Copy(info.Env(), source.data(), source.size()));
+        if (!cachedData.empty())
+            out.Set("cachedData", Napi::Buffer<uint8_t>::Copy(info.Env(), cachedData.data(), cachedData.size()));
+        return out;
+#else
+        return info.Env().Undefined();
+#endif
     }
 
     // entryCompiled(fn: Function, rejected: boolean): the function compiled from the entry, and whether V8 refused its

@@ -183,8 +183,8 @@ Module._load = function _load(request, parent, isMain) {
 // The entry module, compiled and run as Node's loader would (a module of its own, its require rooted where it is, in
 // the module cache, called with Node's five arguments), but not registered with the ES-module loader too: Node does
 // that for every CommonJS module it loads, and setting that loader up compiles 4 more built-in modules at every start.
-// It is compiled with the code cache's data for it when the shim has some (native/code_cache.h), and the compiled
-// function goes back to the shim, which may cache it after start-up.
+// Its source comes from the shim when the code cache read it (with the cache's data for it, when there is some; see
+// native/code_cache.h), and the compiled function goes back to the shim, which may cache it after start-up.
 const { internalCompileFunction } = require('internal/vm');
 const { makeRequireFunction } = require('internal/modules/helpers');
 const wrapperParameters = ['exports', 'require', 'module', '__filename', '__dirname'];
@@ -194,10 +194,10 @@ function loadEntry(file) {
     entry.paths = Module._nodeModulePaths(path.dirname(file));
     Module._cache[file] = entry;
     try {
-        const source = fs.readFileSync(file);
-        const cachedData = binding.entryCodeCache(source);
-        const { function: compiled } = internalCompileFunction(source.toString('utf8'), file, 0, 0, cachedData, false, undefined,
-            undefined, wrapperParameters, Symbol(`cjs:${file}`));
+        const given = binding.entryCodeCache(); // the file as the shim read it for the code cache, and its data
+        const source = given === undefined ? fs.readFileSync(file) : given.source;
+        const { function: compiled } = internalCompileFunction(source.toString('utf8'), file, 0, 0, given?.cachedData, false,
+            undefined, undefined, wrapperParameters, Symbol(`cjs:${file}`));
         binding.entryCompiled(compiled, compiled.cachedDataRejected === true);
         compiled.call(entry.exports, entry.exports, makeRequireFunction(entry, null), entry, file, path.dirname(file));
     } catch (err) {

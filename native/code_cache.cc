@@ -13,6 +13,8 @@
 
 #include <node_version.h>
 
+#include "replace_file.h"
+
 // Node's built-in loader, as far as the cache needs it: the declarations of Node 18's src/node_builtins.h (the layout of
 // CodeCacheInfo and the member functions' signatures; the class's data members are never touched). The functions are
 // libnode's, found by their mangled names.
@@ -75,6 +77,7 @@ struct State
     std::string flags;
     std::string fingerprint;
     uint64_t entryHash = 0;                         // of the entry's file, read at prepare()
+    std::vector<uint8_t> entrySource;               // that file, until the bootstrap takes it
     std::vector<node::builtins::CodeCacheInfo> perContext; // Use: what the file holds for the context's own scripts
     std::vector<node::builtins::CodeCacheInfo> builtins; // Use: and for the other built-ins, until loaded()
     std::vector<uint8_t> entry;                     // Use: the entry's cached data, until the bootstrap takes it
@@ -83,9 +86,7 @@ struct State
     v8::Global<v8::Function> entryFunction;         // Make: the entry's function
     int compiled = 0;  // Use: built-ins compiled since prepare()
     int fromCache = 0; // Use: of them, those the cache had data for
-    bool entrySeen = false;
     bool rejected = false; // Use: V8 refused the entry's cached data
-    bool done = false;     // save() ran for this environment
 };
 
 // Plain pointer on purpose: no static destructor (the broker loads the plugin twice and exits on its own terms).
@@ -289,37 +290,6 @@ void putBytes(std::vector<uint8_t> &out, const uint8_t *data, size_t n)
     out.insert(out.end(), data, data + n);
 }
 
-// Written beside the file and renamed over it: a reader sees the old file or the new one, never half of one.
-std::string writeFile(const std::string &path, const std::vector<uint8_t> &data)
-{
-    const std::string tmp = path + ".tmp." + std::to_string(getpid());
-    const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return std::string("cannot create ") + tmp + ": " + std::strerror(errno);
-    size_t done = 0;
-    while (done < data.size())
-    {
-        const ssize_t n = write(fd, data.data() + done, data.size() - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-        {
-            const std::string why = std::strerror(n < 0 ? errno : EIO);
-            close(fd);
-            unlink(tmp.c_str());
-            return "cannot write " + tmp + ": " + why;
-        }
-        done += static_cast<size_t>(n);
-    }
-    if (close(fd) != 0 || rename(tmp.c_str(), path.c_str()) != 0)
-    {
-        const std::string why = std::strerror(errno);
-        unlink(tmp.c_str());
-        return "cannot write " + path + ": " + why;
-    }
-    return "";
-}
-
 std::vector<uint8_t> serialise(uint32_t kind, const std::string &fingerprint, uint64_t entryHash, const std::vector<uint8_t> &entry,
                                const std::vector<node::builtins::CodeCacheInfo> &builtins)
 {
@@ -398,22 +368,17 @@ std::string prepare(const std::string &path, const std::string &entryPath)
     State &s = state();
     s.mode = Mode::Off;
     s.path = path;
-    s.perContext.clear();
-    s.builtins.clear();
-    s.entry.clear();
-    s.entrySeen = false;
+    loaded(); // drops what an earlier start left unused
     s.compiled = 0;
     s.fromCache = 0;
     s.rejected = false;
-    s.done = false;
     if (path.empty())
         return "code cache: off (plugin_opt_code_cache none)";
 
-    std::vector<uint8_t> entryFile;
     int error = 0;
-    if (!readFile(entryPath, entryFile, error))
+    if (!readFile(entryPath, s.entrySource, error))
         return "code cache: off this start (cannot read the entry '" + entryPath + "': " + std::strerror(error) + ")";
-    s.entryHash = checksum(entryFile.data(), entryFile.size());
+    s.entryHash = checksum(s.entrySource.data(), s.entrySource.size());
     s.fingerprint = makeFingerprint(s.flags);
 
     std::vector<uint8_t> file;
@@ -456,25 +421,22 @@ std::string prepare(const std::string &path, const std::string &entryPath)
     return "code cache: " + path + " (" + mb(file.size()) + ", " + std::to_string(parsed.builtins.size()) + " built-ins and the entry)";
 }
 
-std::vector<uint8_t> entryCache(const uint8_t *source, size_t length)
+bool takeEntry(std::vector<uint8_t> &source, std::vector<uint8_t> &cachedData)
 {
     State &s = state();
-    if (s.mode == Mode::Off)
-        return {};
-    if (checksum(source, length) != s.entryHash)
-    {
-        // The entry changed between prepare() and now (an update mid-start): nothing is used or written this start.
-        s.mode = Mode::Off;
-        loaded();
-        return {};
-    }
-    return s.mode == Mode::Use ? std::move(s.entry) : std::vector<uint8_t>();
+    if (s.entrySource.empty())
+        return false;
+    source = std::move(s.entrySource);
+    s.entrySource.clear();
+    cachedData.clear();
+    if (s.mode == Mode::Use)
+        cachedData = std::move(s.entry);
+    return true;
 }
 
 void entryCompiled(v8::Isolate *isolate, v8::Local<v8::Function> function, bool rejected)
 {
     State &s = state();
-    s.entrySeen = true;
     if (s.mode == Mode::Make)
         s.entryFunction.Reset(isolate, function);
     else if (s.mode == Mode::Use && rejected)
@@ -491,24 +453,24 @@ std::string loaded()
     std::vector<node::builtins::CodeCacheInfo>().swap(s.perContext);
     std::vector<node::builtins::CodeCacheInfo>().swap(s.builtins);
     std::vector<uint8_t>().swap(s.entry);
+    std::vector<uint8_t>().swap(s.entrySource);
     return line;
 }
 
 std::string save(v8::Isolate *isolate)
 {
     State &s = state();
-    if (s.done)
-        return "";
-    s.done = true;
     if (s.mode == Mode::Use && s.rejected)
     {
-        const std::string error = writeFile(s.path, serialise(kKindOff, s.fingerprint, s.entryHash, {}, {}));
+        s.mode = Mode::Off; // written once
+        const std::vector<uint8_t> marker = serialise(kKindOff, s.fingerprint, s.entryHash, {}, {});
+        const std::string error = replaceFile(s.path, marker.data(), marker.size(), 0600);
         return "code cache: V8 rejected " + s.path + "; the cache is off for this libnode and entry" +
                (error.empty() ? "" : " (" + error + ")");
     }
     if (s.mode != Mode::Make)
         return "";
-    if (!s.entrySeen || s.entryFunction.IsEmpty())
+    if (s.entryFunction.IsEmpty())
     {
         forget();
         s.mode = Mode::Off;
@@ -531,7 +493,7 @@ std::string save(v8::Isolate *isolate)
     if (entry.empty())
         return "code cache: V8 made no cached data for the entry; none written";
     const std::vector<uint8_t> file = serialise(kKindCache, s.fingerprint, s.entryHash, entry, builtins);
-    const std::string error = writeFile(s.path, file);
+    const std::string error = replaceFile(s.path, file.data(), file.size(), 0600);
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
     if (!error.empty())
         return "code cache: " + error;

@@ -47,9 +47,9 @@ void setRuntimeFlags(const std::vector<std::string> &args);
 // the log.
 std::string prepare(const std::string &path, const std::string &entryPath);
 
-// From the bootstrap, with the entry's source as read from its file: the cached data for it, or nothing (empty) when
-// this start has none for this source.
-std::vector<uint8_t> entryCache(const uint8_t *source, size_t length);
+// For the bootstrap: the entry's file as prepare() read it (its hash is the one checked, so it is not read twice), and
+// the cached data for it (empty when this start has none). False when prepare() did not read it (no cache).
+bool takeEntry(std::vector<uint8_t> &source, std::vector<uint8_t> &cachedData);
 
 // The function compiled from the entry (kept when a new cache is to be made); `rejected`: V8 refused the cached data.
 void entryCompiled(v8::Isolate *isolate, v8::Local<v8::Function> function, bool rejected);
@@ -58,8 +58,8 @@ void entryCompiled(v8::Isolate *isolate, v8::Local<v8::Function> function, bool 
 // for the log when this start used the cache ("" otherwise).
 std::string loaded();
 
-// At the first memory trim after a start: writes a new cache when this start made one (or the marker, when V8 rejected
-// the one it had). Returns a line for the log, or "" when there was nothing to write.
+// At the memory trims: writes a new cache when this start made one (or the marker, when V8 rejected the one it had),
+// once. Returns a line for the log, or "" when there was nothing to write.
 std::string save(v8::Isolate *isolate);
 
 // The environment goes: the functions kept die with its isolate.

@@ -193,30 +193,28 @@ dfmq_flashmq_pid() {
     case "$dfmq_pid" in *[!0-9]*) dfmq_pid="" ;; esac
 }
 
-# The directory of the plugin's status file (/run/dbus-flashmq-ts, a tmpfs: made again at every boot), writable by
-# the broker's user: flashmq from Venus OS v3.70, root before.
-dfmq_status_dir() {
-    dfmq_dir="$ROOT/run/$NAME"
-    if mkdir -p "$dfmq_dir" 2>/dev/null && chmod 0755 "$dfmq_dir" 2>/dev/null &&
-        { ! grep -q '^flashmq:' "$ROOT/etc/passwd" 2>/dev/null || chown flashmq "$dfmq_dir" 2>/dev/null; }; then
+# dfmq_broker_dir DIR MODE WHAT: makes DIR with MODE, owned by the broker's user (flashmq from Venus OS v3.70, root
+# before); 1 and dfmq_why ("cannot make DIR for WHAT") when it cannot.
+dfmq_broker_dir() {
+    if mkdir -p "$1" 2>/dev/null && chmod "$2" "$1" 2>/dev/null &&
+        { ! grep -q '^flashmq:' "$ROOT/etc/passwd" 2>/dev/null || chown flashmq "$1" 2>/dev/null; }; then
         return 0
     fi
-    dfmq_why="cannot make $dfmq_dir for the plugin's status"
+    dfmq_why="cannot make $1 for $3"
     return 1
 }
 
+# The directory of the plugin's status file (/run/dbus-flashmq-ts, a tmpfs: made again at every boot).
+dfmq_status_dir() {
+    dfmq_broker_dir "$ROOT/run/$NAME" 0755 "the plugin's status"
+}
+
 # The directory of the plugin's code cache (/data/dbus-flashmq-ts-cache: it survives reboots and firmware updates,
-# outside the package, whose files the MANIFEST covers), writable by the broker's user only. The plugin writes the
-# cache there after its first start and reads it at every start after (native/code_cache.h); without the directory
-# it starts without one, more slowly.
+# outside the package, whose files the MANIFEST covers), for the broker's user only. The plugin writes the cache there
+# after its first start and reads it at every start after (native/code_cache.h); without the directory it starts
+# without one, more slowly.
 dfmq_cache_dir() {
-    dfmq_dir="$ROOT/data/$NAME-cache"
-    if mkdir -p "$dfmq_dir" 2>/dev/null && chmod 0700 "$dfmq_dir" 2>/dev/null &&
-        { ! grep -q '^flashmq:' "$ROOT/etc/passwd" 2>/dev/null || chown flashmq "$dfmq_dir" 2>/dev/null; }; then
-        return 0
-    fi
-    dfmq_why="cannot make $dfmq_dir for the plugin's code cache"
-    return 1
+    dfmq_broker_dir "$ROOT/data/$NAME-cache" 0700 "the plugin's code cache"
 }
 
 # The marker of a fallback: DIR/.fallback (key=value lines: when, reason, version, manifest_sha256). watchdog.sh
