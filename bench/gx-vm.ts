@@ -9,7 +9,8 @@
 //   npm run bench:gx [-- --arch armhf|arm64] [--load bct|50k] [--flashmq 1.23.2|1.26.2|1.21.1] [--stock <plugin .so>]
 //   npm run bench:gx -- --compare <plugin .so> [--arch armhf] [--load bct|50k] [--flashmq 1.26.2] [--rate 500] [--seconds 60]
 //       [--code-cache none|<file>] (ours without the code cache, or with it in another file; by default install.sh's
-//       directory holds it: the first start makes it, and the measured restart uses it)
+//       directory holds it: the first start makes it, and the measured restart uses it) [--node-args "<V8 flags>"]
+//       (plugin_opt_node_args for ours)
 //
 // --stock <file> (of --arch's architecture) adds a baseline row: the same load on an image whose stock plugin is that
 // file, without our package (the original plugin, built for ARM with scripts/baseline-arm.sh: it takes its portal id
@@ -45,6 +46,7 @@ const onlyLoad = option('load') as Load | undefined;
 const flashmq = option('flashmq') ?? (compare !== undefined ? '1.26.2' : '1.23.2');
 const stock = option('stock');
 const codeCache = option('code-cache'); // plugin_opt_code_cache for ours (none: without; the default path otherwise)
+const nodeArgs = option('node-args'); // plugin_opt_node_args for ours (V8's and Node's flags)
 const RATE = numberOption('rate', 500);
 const SECONDS = numberOption('seconds', 60);
 const N = `N/${PORTAL_ID}`;
@@ -276,7 +278,8 @@ async function measure(arch: GxArch, load: Load, image: GxImage, ours: boolean, 
         if (ours) {
             // The plugin's stats lines give V8's heap (its peak is read from them at the end).
             await vm.writeFile('/data/conf/dbus-flashmq-ts.options', `plugin_opt_stats_interval_s ${paced ? 30 : 5}\n` +
-                (codeCache === undefined ? '' : `plugin_opt_code_cache ${codeCache}\n`));
+                (codeCache === undefined ? '' : `plugin_opt_code_cache ${codeCache}\n`) +
+                (nodeArgs === undefined ? '' : `plugin_opt_node_args ${nodeArgs}\n`));
             const after = await logEnd(vm);
             const archive = vm.shareFile(packageFor(arch)!);
             await vm.sh(`tar -xzf '${archive}' -C /data && rm -f '${archive}' && /data/dbus-flashmq-ts/install.sh`);

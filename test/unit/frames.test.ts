@@ -26,12 +26,13 @@ describe('publish frames', () => {
     it('writes item paths and payloads as encodeFrame does: ASCII, UTF-8 at the start, middle and end, short and long', () => {
         const texts = ['', '/a', '{"value":1.5}', 'é/start', 'mid/ü/dle', 'end/€', 'astral/\u{1F600}', 'x'.repeat(95), 'x'.repeat(96),
             'x'.repeat(97), `${'y'.repeat(95)}é`, `${'z'.repeat(200)}€`, 'lone \ud800 surrogate'];
-        const prefix = Buffer.from('N/c0619ab00000/battery/900');
-        for (const rest of texts) {
-            for (const payload of texts) {
-                const topic = `${prefix.toString()}${rest}`;
-                const batch = new FrameBatch().addWithPrefix(prefix, rest, payload, true);
-                assert.equal(batch.bytes().toString('hex'), encodeFrame(topic, payload, 0, true).toString('hex'), `${rest} / ${payload}`);
+        for (const prefix of [Buffer.from('N/c0619ab00000/battery/900'), Buffer.from(`N/${'p'.repeat(94)}`), Buffer.from(`N/${'p'.repeat(95)}`), Buffer.from(`N/€/${'q'.repeat(300)}`)]) {
+            for (const rest of texts) {
+                for (const payload of texts) {
+                    const topic = `${prefix.toString()}${rest}`;
+                    const batch = new FrameBatch().addWithPrefix(prefix, rest, payload, true);
+                    assert.equal(batch.bytes().toString('hex'), encodeFrame(topic, payload, 0, true).toString('hex'), `${rest} / ${payload}`);
+                }
             }
         }
     });

@@ -6,7 +6,7 @@ import type { KeepAliveOptions } from '../../ts/keepalive/options';
 import { parseKeepAliveOptions } from '../../ts/keepalive/options';
 import type { VeValue } from '../../ts/dbus/values';
 import { UNKNOWN_TYPE } from '../../ts/dbus/values';
-import { completionPayload, isBlocked, isRetained, itemPayload } from '../../ts/mqtt/payloads';
+import { blockedPathOf, completionPayload, isBlocked, isRetained, itemPayload, retainedPathOf } from '../../ts/mqtt/payloads';
 import { itemAddress, notificationTopic, typeLevel } from '../../ts/mqtt/topics';
 import { FakeTimers } from '../fakes/fake-timers';
 
@@ -72,6 +72,12 @@ describe('notification payloads (spec §4)', () => {
         assert.equal(isRetained('system', '/Serial'), true);
         assert.equal(isRetained('system', '/Serial2'), false);
         assert.equal(isRetained('vebus', '/Serial'), false);
+        assert.equal(isBlocked('paygo', '/Interfaces/Mk2/Tunnel'), false);
+        assert.equal(blockedPathOf('vebus'), '/Interfaces/Mk2/Tunnel');
+        assert.equal(blockedPathOf('paygo'), '/LVD/Threshold');
+        assert.equal(blockedPathOf('system'), undefined);
+        assert.equal(retainedPathOf('system'), '/Serial');
+        assert.equal(retainedPathOf('vebus'), undefined);
     });
 
     it('writes completions with and without echo', () => {

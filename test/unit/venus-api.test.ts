@@ -110,6 +110,23 @@ describe('the Venus MQTT API', () => {
         assert.equal(out.filter((m) => m.retain).length, 1);
     });
 
+    for (const chunkBytes of [1, 60, 100, 150, 250, 100_000]) {
+        it(`publishes every item exactly once, the blocked one never, in chunks of ${chunkBytes} bytes`, async () => {
+            const { binding, api } = await setup({ chunkBytes });
+            binding.clear();
+            publish(api, 'R/abc123/keepalive', '');
+            await flush();
+            const topics = sent(binding).map((m) => m.topic).filter((t) => !t.endsWith('/heartbeat') && !t.endsWith('/full_publish_completed'));
+            assert.equal(new Set(topics).size, topics.length, `no topic twice: ${topics.join(', ')}`);
+            assert.deepEqual([...topics].sort(), [
+                'N/abc123/settings/0/Settings/Gui/Brightness', 'N/abc123/settings/0/Settings/Services/AccessPointPassword',
+                'N/abc123/solarcharger/277/Dc/0/Voltage', 'N/abc123/solarcharger/277/DeviceInstance', 'N/abc123/solarcharger/277/Yield/Power',
+                'N/abc123/system/0/DeviceInstance', 'N/abc123/system/0/Serial', 'N/abc123/vebus/276/DeviceInstance', 'N/abc123/vebus/276/Mode',
+            ]);
+            assert.deepEqual(sent(binding).filter((m) => m.retain).map((m) => m.topic), ['N/abc123/system/0/Serial']);
+        });
+    }
+
     it('holds a keep-alive\'s republish until the first discovery is done (FlashMQ before 1.26 lets clients in early)', async () => {
         const timers = new FakeTimers();
         const bus = new FakeBus(timers);

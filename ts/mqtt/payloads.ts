@@ -4,13 +4,24 @@
 import type { VeValue } from '../dbus/values';
 import { doubleValuePayload, formatJson, integerValuePayload } from '../util/json-format';
 
-// Path -> service type; looked up by path first, so the check on every item of a full publish builds no string.
+// Path -> service type; looked up by path, so the check builds no string.
 const MASKED = new Map([['/Settings/Ble/Service/Pincode', 'settings'], ['/Settings/Services/AccessPointPassword', 'settings']]);
-const BLOCKED = new Map([['/Interfaces/Mk2/Tunnel', 'vebus'], ['/LVD/Threshold', 'paygo']]);
+// Service type -> its one path never published; a full publish looks it up once per service, not per item.
+const BLOCKED = new Map([['vebus', '/Interfaces/Mk2/Tunnel'], ['paygo', '/LVD/Threshold']]);
+
+/** The path of a service type that is never published, if it has one. */
+export function blockedPathOf(type: string): string | undefined {
+    return BLOCKED.get(type);
+}
 
 /** Never published: not on change, not in a full publish, not on a read, not when the service goes. */
 export function isBlocked(type: string, path: string): boolean {
-    return BLOCKED.get(path) === type;
+    return BLOCKED.get(type) === path;
+}
+
+/** The path of a service type whose notification is retained, if it has one: only system's /Serial. */
+export function retainedPathOf(type: string): string | undefined {
+    return type === 'system' ? '/Serial' : undefined;
 }
 
 /** The one retained notification: N/<id>/system/<instance>/Serial. */

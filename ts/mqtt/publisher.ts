@@ -15,7 +15,7 @@ import type { Logger } from '../log';
 import { describeError } from '../log';
 import type { Broker } from '../native/broker';
 import { FrameBatch } from '../native/frames';
-import { completionPayload, isBlocked, isRetained, itemPayload } from './payloads';
+import { blockedPathOf, completionPayload, isBlocked, isRetained, itemPayload, retainedPathOf } from './payloads';
 import { notificationTopic, portalTopic } from './topics';
 import { monotonicMs } from '../util/timers';
 
@@ -182,28 +182,37 @@ export class VenusPublisher {
     fullPublish(done: () => void): void {
         this.stats.fullPublishes++;
         const started = monotonicMs();
+        const chunkBytes = this.options.chunkBytes;
         let chunks = 0;
         const services = [...this.cache.all()];
         let serviceIndex = 0;
         let items: IterableIterator<CachedItem> | undefined;
         const chunk = (): void => {
             try {
-                while (serviceIndex < services.length && this.batch.byteLength < this.options.chunkBytes) {
+                while (serviceIndex < services.length && this.batch.byteLength < chunkBytes) {
                     const service = services[serviceIndex]!;
+                    // Per service and chunk, not per item: a service can only go between chunks.
                     if (this.cache.get(service.name) !== service) {
                         serviceIndex++;
                         items = undefined;
                         continue;
                     }
                     items ??= service.items.values();
-                    const next = items.next();
+                    const prefix = this.prefixOf(service);
+                    const blocked = blockedPathOf(service.type);
+                    const retained = retainedPathOf(service.type);
+                    let next = items.next();
+                    for (; !next.done; next = items.next()) {
+                        const item = next.value;
+                        if (item.path !== blocked)
+                            this.batch.addWithPrefix(prefix, item.path, this.payloadOf(service, item), item.path === retained);
+                        if (this.batch.byteLength >= chunkBytes)
+                            break;
+                    }
                     if (next.done) {
                         serviceIndex++;
                         items = undefined;
-                        continue;
                     }
-                    if (!isBlocked(service.type, next.value.path))
-                        this.add(service, next.value);
                 }
                 this.flush();
                 chunks++;

@@ -58,6 +58,8 @@ function writeU32(b: Buffer, at: number, value: number): void {
 /** Collects frames for one publishFrames call, written straight into one buffer that grows as needed. */
 export class FrameBatch {
     private buffer: Buffer;
+    /** buffer.length, kept in a field: the check before every frame reads no typed array's accessor. */
+    private capacity = 0;
     private length = 0;
     private frames = 0;
 
@@ -102,8 +104,15 @@ export class FrameBatch {
         const start = this.length;
         const b = this.buffer;
         b[start] = retain ? 1 : 0;
-        b.set(prefix, start + 5);
-        const topicLength = prefix.byteLength + writeUtf8(b, rest, start + 5 + prefix.byteLength);
+        const n = prefix.byteLength;
+        if (n <= SHORT) {
+            // A topic prefix is short: copied here, it costs no call into TypedArray.prototype.set.
+            for (let i = 0; i < n; i++)
+                b[start + 5 + i] = prefix[i]!;
+        } else {
+            b.set(prefix, start + 5);
+        }
+        const topicLength = n + writeUtf8(b, rest, start + 5 + n);
         writeU32(b, start + 1, topicLength);
         const payloadAt = start + HEADER + topicLength;
         const payloadLength = writeUtf8(b, payload, payloadAt);
@@ -136,27 +145,31 @@ export class FrameBatch {
     clear(): void {
         this.length = 0;
         this.frames = 0;
-        if (this.buffer.length > this.keepBytes)
+        if (this.capacity > this.keepBytes) {
             this.buffer = Buffer.allocUnsafe(0);
+            this.capacity = 0;
+        }
     }
 
     /** The batch's bytes, handed over; the batch is empty afterwards. */
     take(): Buffer {
         const out = this.buffer.subarray(0, this.length);
         this.buffer = Buffer.allocUnsafe(0);
+        this.capacity = 0;
         this.length = 0;
         this.frames = 0;
         return out;
     }
 
     private reserve(bytes: number): void {
-        if (this.length + bytes <= this.buffer.length)
+        if (this.length + bytes <= this.capacity)
             return;
-        let size = Math.max(this.initialBytes, this.buffer.length * 2);
+        let size = Math.max(this.initialBytes, this.capacity * 2);
         while (size < this.length + bytes)
             size *= 2;
         const bigger = Buffer.allocUnsafeSlow(size); // its own memory, not a slice of the shared pool: a batch buffer lives long
         this.buffer.copy(bigger, 0, 0, this.length);
         this.buffer = bigger;
+        this.capacity = size;
     }
 }
