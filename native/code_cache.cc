@@ -84,6 +84,7 @@ struct State
     std::vector<Loader *> refreshed;                // the loaders already handed the built-ins' cache
     std::vector<Kept> kept;                         // Make: the built-ins compiled so far
     v8::Global<v8::Function> entryFunction;         // Make: the entry's function
+    std::vector<uint8_t> entryForCache;             // Make: the entry's file, compiled whole when the cache is made
     int compiled = 0;  // Use: built-ins compiled since prepare()
     int fromCache = 0; // Use: of them, those the cache had data for
     bool rejected = false; // Use: V8 refused the entry's cached data
@@ -331,6 +332,30 @@ std::vector<uint8_t> cachedData(v8::Local<v8::Function> function)
     return std::vector<uint8_t>(data->data, data->data + data->length);
 }
 
+// The entry compiled anew, every function in it at once (V8 compiles a function's body when it first runs, so the
+// running entry has none of the code that has not run by the first trim: a write's, a read's, a login's), as the
+// bootstrap compiles it (the same source and the same five parameters, so V8 takes its cache for that compile).
+// Empty when V8 cannot compile it.
+std::vector<uint8_t> wholeEntry(v8::Isolate *isolate, const std::vector<uint8_t> &file)
+{
+    v8::TryCatch tryCatch(isolate);
+    v8::Local<v8::Context> context = isolate->GetCurrentContext();
+    v8::Local<v8::String> text;
+    if (file.empty() || context.IsEmpty() ||
+        !v8::String::NewFromUtf8(isolate, reinterpret_cast<const char *>(file.data()), v8::NewStringType::kNormal, static_cast<int>(file.size()))
+             .ToLocal(&text))
+        return {};
+    v8::ScriptCompiler::Source source(text, v8::ScriptOrigin(isolate, v8::String::NewFromUtf8Literal(isolate, "dbus-flashmq-ts entry")));
+    v8::Local<v8::String> parameters[] = {
+        v8::String::NewFromUtf8Literal(isolate, "exports"), v8::String::NewFromUtf8Literal(isolate, "require"),
+        v8::String::NewFromUtf8Literal(isolate, "module"), v8::String::NewFromUtf8Literal(isolate, "__filename"),
+        v8::String::NewFromUtf8Literal(isolate, "__dirname")};
+    v8::Local<v8::Function> function;
+    if (!v8::ScriptCompiler::CompileFunction(context, &source, 5, parameters, 0, nullptr, v8::ScriptCompiler::kEagerCompile).ToLocal(&function))
+        return {};
+    return cachedData(function);
+}
+
 } // namespace
 
 uint64_t checksum(const uint8_t *data, size_t length, uint64_t seed)
@@ -426,6 +451,8 @@ bool takeEntry(std::vector<uint8_t> &source, std::vector<uint8_t> &cachedData)
     State &s = state();
     if (s.entrySource.empty())
         return false;
+    if (s.mode == Mode::Make)
+        s.entryForCache = s.entrySource; // compiled whole when the cache is made
     source = std::move(s.entrySource);
     s.entrySource.clear();
     cachedData.clear();
@@ -487,7 +514,12 @@ std::string save(v8::Isolate *isolate)
         if (!data.empty())
             builtins.push_back({k.id, std::move(data)});
     }
-    const std::vector<uint8_t> entry = cachedData(s.entryFunction.Get(isolate));
+    // The whole entry, so that code first run after the trim is not compiled from source at every start either;
+    // else what the running entry compiled by now.
+    std::vector<uint8_t> entry = wholeEntry(isolate, s.entryForCache);
+    const bool whole = !entry.empty();
+    if (!whole)
+        entry = cachedData(s.entryFunction.Get(isolate));
     forget();
     s.mode = Mode::Off; // what compiles from now on is neither kept nor counted: libnode's own way again
     if (entry.empty())
@@ -497,8 +529,8 @@ std::string save(v8::Isolate *isolate)
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
     if (!error.empty())
         return "code cache: " + error;
-    return "code cache: wrote " + s.path + " (" + mb(file.size()) + ", " + std::to_string(builtins.size()) + " built-ins and the entry) in " +
-           std::to_string(ms) + " ms; the next start uses it";
+    return "code cache: wrote " + s.path + " (" + mb(file.size()) + ", " + std::to_string(builtins.size()) + " built-ins and the entry" +
+           (whole ? "" : ", what of it has run") + ") in " + std::to_string(ms) + " ms; the next start uses it";
 }
 
 void abandon()
@@ -508,6 +540,7 @@ void abandon()
     (void)new v8::Global<v8::Function>(std::move(s.entryFunction));
     s.kept.clear();
     s.refreshed.clear();
+    std::vector<uint8_t>().swap(s.entryForCache);
 }
 
 void forget()
@@ -515,6 +548,7 @@ void forget()
     State &s = state();
     s.kept.clear(); // Global's destructor resets it; the isolate is still alive here
     s.entryFunction.Reset();
+    std::vector<uint8_t>().swap(s.entryForCache);
     s.refreshed.clear();
 }
 

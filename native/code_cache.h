@@ -4,8 +4,10 @@
 // Debian's libnode has neither a start-up snapshot nor a code cache: every start compiles each built-in Node loads
 // (about 80) and our entry, and each function again when it first runs. The cache is made on the device itself, at the
 // first memory trim after start-up (start-up is over, discovery and the first full publishes have run): each built-in's
-// and the entry's function is serialised with what has been compiled inside it by then. So it always matches the
-// libnode, the V8 flags and the entry that made it, and nothing of another machine is ever fed to V8.
+// function is serialised with what has been compiled inside it by then, and the entry whole (compiled anew with every
+// function in it, so that a write, a read or a login does not compile its code from source at every start either).
+// So it always matches the libnode, the V8 flags and the entry that made it, and nothing of another machine is ever
+// fed to V8.
 //
 // Node compiles its built-ins through BuiltinLoader::LookupAndCompile, which it calls through the PLT; the plugin
 // defines that symbol (exports.map), so the call comes here first: a loader is handed the cache before its first
