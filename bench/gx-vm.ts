@@ -21,7 +21,8 @@
 // real kernel, FlashMQ 1.26.2 unless --flashmq says otherwise, armhf unless --arch says otherwise. After the figures
 // above (the change load paced instead: --rate changes per second for --seconds), the broker is restarted (svc -t)
 // with the services on the bus, and a new client every 0.3 s sends a keep-alive once it is in, until one is answered
-// with all the topics: start to listening, to discovery (ours), to that first full publish answered. Printed as one
+// with all the topics: start to listening, to discovery (ours), to that first full publish answered; then the CPU of
+// the first 20 writes after the restart (ours with the code cache the first start made). Printed as one
 // table per load (ours, the other, ours / other), then both start-ups as their log lines show them.
 //
 // Start times are the guest's log times (multilog's) from the run script's first line; the first full publish answered
@@ -154,6 +155,8 @@ function tryConnect(port: number, ms: number): Promise<MqttClient | undefined> {
 }
 
 interface Restart {
+    /** The first 20 writes after the restart: ours with the code cache the first start made. */
+    cpuPerWrite?: number;
     toListening?: number;
     toDiscovery?: number;
     /** The service's start to the completion of the first keep-alive answered with all topics. */
@@ -168,6 +171,26 @@ interface Restart {
  * Restarts the broker (svc -t) with the services on the bus; clients connect as soon as the new broker accepts them and
  * send a keep-alive, until one is answered with at least `topics` topics.
  */
+/** CPU seconds per write of the first `count` writes of the broker as it runs now (a client of its own). */
+async function firstWrites(vm: GxVm, count: number): Promise<number> {
+    const pid = (await servicePid(vm))!;
+    const client = await connect(vm.mqttPort, { protocolVersion: 4 });
+    try {
+        const inbox = await Inbox.subscribe(client, `${N}/battery/901/#`);
+        await client.publishAsync(`R/${PORTAL_ID}/keepalive`, '{"keepalive-options":["suppress-republish"]}');
+        await sleep(1000);
+        const cpu = await cpuSeconds(vm, pid);
+        for (let i = 0; i < count; i++) {
+            inbox.clear();
+            await client.publishAsync(`W/${PORTAL_ID}/battery/901/Burst/Value1`, `{"value":${i + 0.25}}`);
+            await inbox.waitFor((m) => m.topic === `${N}/battery/901/Burst/Value1` && m.payload.toString() === `{"value":${i + 0.25}}`, 60_000);
+        }
+        return (await cpuSeconds(vm, pid) - cpu) / count;
+    } finally {
+        await closeAll(client);
+    }
+}
+
 async function measuredRestart(vm: GxVm, topics: number): Promise<Restart> {
     const oldPid = await servicePid(vm);
     const after = await logEnd(vm);
@@ -387,6 +410,8 @@ async function measure(arch: GxArch, load: Load, image: GxImage, ours: boolean, 
         await closeAll(client);
         client = undefined;
         const restarted = restart ? await measuredRestart(vm, Math.floor(topics * 0.99)) : undefined;
+        if (restarted)
+            restarted.cpuPerWrite = await firstWrites(vm, 20);
         return {
             toListening: start.toListening, toDiscovery: start.toDiscovery, vmPeakKb: f.vmPeakKb, vmDataKb: f.vmDataKb, vmHwmKb: f.vmHwmKb, heap,
             topics, cpuPerPublish, keepaliveToCompletion: median(times), cpuPerThousand, changesSent: sent, changesDelivered: received, changeSeconds,
@@ -440,6 +465,7 @@ function comparison(load: Load, ours: Figures | Error, other: Figures | Error): 
         [`CPU per 1,000 changes (${RATE}/s for ${SECONDS} s), s`, a.cpuPerThousand, b.cpuPerThousand, 3],
         ['CPU per write, the first 20 (cold code), s', a.cpuPerWrite, b.cpuPerWrite, 3],
         ['CPU per write, the next 100, s', a.cpuPerWarmWrite, b.cpuPerWarmWrite, 4],
+        ['CPU per write, the first 20 after the restart (ours: with the code cache), s', a.restart?.cpuPerWrite, b.restart?.cpuPerWrite, 3],
         ['VmPeak, MB', a.vmPeakKb * 1.024 / 1000, b.vmPeakKb * 1.024 / 1000, 1],
         ['VmData, MB', a.vmDataKb * 1.024 / 1000, b.vmDataKb * 1.024 / 1000, 1],
         ['VmHWM, MB', a.vmHwmKb * 1.024 / 1000, b.vmHwmKb * 1.024 / 1000, 1],
