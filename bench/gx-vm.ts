@@ -167,10 +167,14 @@ interface Restart {
     timeline: Array<{ at: number; text: string }>;
 }
 
-/**
- * Restarts the broker (svc -t) with the services on the bus; clients connect as soon as the new broker accepts them and
- * send a keep-alive, until one is answered with at least `topics` topics.
- */
+/** Writes `value` to the burst service's `path` and waits for its N/ to come back with it (a write's round trip). */
+async function writeAndWait(client: MqttClient, inbox: Inbox, path: string, value: number): Promise<void> {
+    const payload = `{"value":${value}}`;
+    inbox.clear();
+    await client.publishAsync(`W/${PORTAL_ID}/battery/901${path}`, payload);
+    await inbox.waitFor((m) => m.topic === `${N}/battery/901${path}` && m.payload.toString() === payload, 60_000);
+}
+
 /** CPU seconds per write of the first `count` writes of the broker as it runs now (a client of its own). */
 async function firstWrites(vm: GxVm, count: number): Promise<number> {
     const pid = (await servicePid(vm))!;
@@ -180,17 +184,18 @@ async function firstWrites(vm: GxVm, count: number): Promise<number> {
         await client.publishAsync(`R/${PORTAL_ID}/keepalive`, '{"keepalive-options":["suppress-republish"]}');
         await sleep(1000);
         const cpu = await cpuSeconds(vm, pid);
-        for (let i = 0; i < count; i++) {
-            inbox.clear();
-            await client.publishAsync(`W/${PORTAL_ID}/battery/901/Burst/Value1`, `{"value":${i + 0.25}}`);
-            await inbox.waitFor((m) => m.topic === `${N}/battery/901/Burst/Value1` && m.payload.toString() === `{"value":${i + 0.25}}`, 60_000);
-        }
+        for (let i = 0; i < count; i++)
+            await writeAndWait(client, inbox, '/Burst/Value1', i + 0.25);
         return (await cpuSeconds(vm, pid) - cpu) / count;
     } finally {
         await closeAll(client);
     }
 }
 
+/**
+ * Restarts the broker (svc -t) with the services on the bus; clients connect as soon as the new broker accepts them and
+ * send a keep-alive, until one is answered with at least `topics` topics.
+ */
 async function measuredRestart(vm: GxVm, topics: number): Promise<Restart> {
     const oldPid = await servicePid(vm);
     const after = await logEnd(vm);
@@ -380,11 +385,7 @@ async function measure(arch: GxArch, load: Load, image: GxImage, ours: boolean, 
         // Writes one after another, each sent when the previous one's N/ came back: the first ones run cold code
         // (compiled on first use), the later ones what a device that has been up a while runs.
         const writer = client;
-        const write = async (i: number): Promise<void> => {
-            inbox.clear();
-            await writer.publishAsync(`W/${PORTAL_ID}/battery/901/Burst/Value0`, `{"value":${i + 0.5}}`);
-            await inbox.waitFor((m) => m.topic === `${N}/battery/901/Burst/Value0` && m.payload.toString() === `{"value":${i + 0.5}}`, 60_000);
-        };
+        const write = (i: number): Promise<void> => writeAndWait(writer, inbox, '/Burst/Value0', i + 0.5);
         const coldWrites = 20;
         const warmWrites = 100;
         cpu = await cpuSeconds(vm, pid);

@@ -77,14 +77,13 @@ struct State
     std::string flags;
     std::string fingerprint;
     uint64_t entryHash = 0;                         // of the entry's file, read at prepare()
-    std::vector<uint8_t> entrySource;               // that file, until the bootstrap takes it
+    std::vector<uint8_t> entrySource;               // that file, until the bootstrap takes it (Make: until save())
     std::vector<node::builtins::CodeCacheInfo> perContext; // Use: what the file holds for the context's own scripts
     std::vector<node::builtins::CodeCacheInfo> builtins; // Use: and for the other built-ins, until loaded()
     std::vector<uint8_t> entry;                     // Use: the entry's cached data, until the bootstrap takes it
     std::vector<Loader *> refreshed;                // the loaders already handed the built-ins' cache
     std::vector<Kept> kept;                         // Make: the built-ins compiled so far
     v8::Global<v8::Function> entryFunction;         // Make: the entry's function
-    std::vector<uint8_t> entryForCache;             // Make: the entry's file, compiled whole when the cache is made
     int compiled = 0;  // Use: built-ins compiled since prepare()
     int fromCache = 0; // Use: of them, those the cache had data for
     bool rejected = false; // Use: V8 refused the entry's cached data
@@ -452,9 +451,12 @@ bool takeEntry(std::vector<uint8_t> &source, std::vector<uint8_t> &cachedData)
     if (s.entrySource.empty())
         return false;
     if (s.mode == Mode::Make)
-        s.entryForCache = s.entrySource; // compiled whole when the cache is made
-    source = std::move(s.entrySource);
-    s.entrySource.clear();
+        source = s.entrySource; // kept: compiled whole when the cache is made
+    else
+    {
+        source = std::move(s.entrySource);
+        s.entrySource.clear();
+    }
     cachedData.clear();
     if (s.mode == Mode::Use)
         cachedData = std::move(s.entry);
@@ -480,7 +482,8 @@ std::string loaded()
     std::vector<node::builtins::CodeCacheInfo>().swap(s.perContext);
     std::vector<node::builtins::CodeCacheInfo>().swap(s.builtins);
     std::vector<uint8_t>().swap(s.entry);
-    std::vector<uint8_t>().swap(s.entrySource);
+    if (s.mode != Mode::Make)
+        std::vector<uint8_t>().swap(s.entrySource);
     return line;
 }
 
@@ -516,7 +519,7 @@ std::string save(v8::Isolate *isolate)
     }
     // The whole entry, so that code first run after the trim is not compiled from source at every start either;
     // else what the running entry compiled by now.
-    std::vector<uint8_t> entry = wholeEntry(isolate, s.entryForCache);
+    std::vector<uint8_t> entry = wholeEntry(isolate, s.entrySource);
     const bool whole = !entry.empty();
     if (!whole)
         entry = cachedData(s.entryFunction.Get(isolate));
@@ -540,7 +543,7 @@ void abandon()
     (void)new v8::Global<v8::Function>(std::move(s.entryFunction));
     s.kept.clear();
     s.refreshed.clear();
-    std::vector<uint8_t>().swap(s.entryForCache);
+    std::vector<uint8_t>().swap(s.entrySource);
 }
 
 void forget()
@@ -548,7 +551,7 @@ void forget()
     State &s = state();
     s.kept.clear(); // Global's destructor resets it; the isolate is still alive here
     s.entryFunction.Reset();
-    std::vector<uint8_t>().swap(s.entryForCache);
+    std::vector<uint8_t>().swap(s.entrySource);
     s.refreshed.clear();
 }
 

@@ -16,7 +16,7 @@ export function blockedPathOf(type: string): string | undefined {
 
 /** Never published: not on change, not in a full publish, not on a read, not when the service goes. */
 export function isBlocked(type: string, path: string): boolean {
-    return BLOCKED.get(type) === path;
+    return blockedPathOf(type) === path;
 }
 
 /** The path of a service type whose notification is retained, if it has one: only system's /Serial. */
@@ -26,7 +26,7 @@ export function retainedPathOf(type: string): string | undefined {
 
 /** The one retained notification: N/<id>/system/<instance>/Serial. */
 export function isRetained(type: string, path: string): boolean {
-    return type === 'system' && path === '/Serial';
+    return retainedPathOf(type) === path;
 }
 
 function masked(type: string, path: string, value: VeValue): VeValue {
