@@ -7,11 +7,14 @@
 //   - Node's environment: the isolate, its context and Node's own bootstrap (wall-clock and the thread's CPU);
 //   - the entry: the bootstrap script and the entry module, up to D-Bus discovery starting (wall-clock and CPU);
 //   - discovery: the scan of every service, up to ready;
-//   - the broker's start to a TCP connection, and to a keep-alive answered with every topic, and the broker's CPU
-//     (all its threads) by then: the one figure here that other load on the machine does not change much.
+//   - the broker's start to a TCP connection, and to a keep-alive answered with every topic, that keep-alive's own
+//     time to its completion (the first full publish, as the client sees it) and the broker's CPU in it (all its
+//     threads, from /proc/<pid>/task/*/schedstat), and the broker's CPU by then: the CPU figures are the ones here
+//     that other load on the machine does not change much.
 //
 //   node dist/bench/startup-phases.js [--rounds 7] [--recording bct] [--entry <file.js>] [--plugin <.so>]
 //       [--wrapper "<command and arguments>"] [--node-args "<V8 and Node flags>" (plugin_opt_node_args)] [--log]
+//       [--debug (plugin_opt_debug and FlashMQ's debug level: adds the first full publish's time inside the broker)]
 //       [--code-cache <file> (plugin_opt_code_cache; the first start makes it when it is missing: see native/code_cache.h)]
 import * as fs from 'node:fs';
 
@@ -33,6 +36,18 @@ function processCpuMs(pid: number | undefined): number {
         const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
         const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
         return (Number(fields[11]) + Number(fields[12])) * 1000 / 100; // utime, stime in clock ticks (USER_HZ 100)
+    } catch {
+        return NaN;
+    }
+}
+
+/** A process's CPU time (all its threads) in milliseconds, to the microsecond, from the scheduler's statistics. */
+function processCpuPreciseMs(pid: number | undefined): number {
+    try {
+        let ns = 0;
+        for (const task of fs.readdirSync(`/proc/${pid}/task`))
+            ns += Number(fs.readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+        return ns / 1e6;
     } catch {
         return NaN;
     }
@@ -63,6 +78,7 @@ export function phasesFromLog(log: string): Figures {
         'discovery': num(/D-Bus discovery done in (\d+) ms/),
         'process CPU at ready': num(/ready \(the process's CPU so far (\d+) ms\)/),
         'start to ready': at(/D-Bus discovery done in/) - start,
+        'the first full publish, in the broker (--debug)': num(/full republish: \d+ chunks in ([\d.]+) ms/),
     };
 }
 
@@ -75,9 +91,9 @@ async function once(makeCache = false): Promise<Figures> {
     const nodeArgs = option('node-args');
     const codeCache = option('code-cache');
     const broker = await startBroker({
-        plugin: option('plugin') ?? pluginPath, entry: option('entry') ?? null, logLevel: flag('log') ? 'debug' : 'info', noWait: true,
+        plugin: option('plugin') ?? pluginPath, entry: option('entry') ?? null, logLevel: flag('log') || flag('debug') ? 'debug' : 'info', noWait: true,
         env: { DBUS_SYSTEM_BUS_ADDRESS: daemon.address }, pluginOptions: {
-            portal_id: id, ...(nodeArgs ? { node_args: nodeArgs } : {}), ...(codeCache ? { code_cache: codeCache } : {}),
+            portal_id: id, ...(nodeArgs ? { node_args: nodeArgs } : {}), ...(flag('debug') ? { debug: 'true' } : {}), ...(codeCache ? { code_cache: codeCache } : {}),
         },
         ...(wrapper ? { wrapper: wrapper.split(' ') } : {}),
     });
@@ -90,7 +106,12 @@ async function once(makeCache = false): Promise<Figures> {
         const listening = performance.now() - t0;
         const expected = sim.itemCount() - (RECORDING === 'bct' ? 1 : 0); // bct's one blocked item
         let answeredCpu = NaN;
-        const first = await firstFullPublish(broker.port, id, expected, 400, 10, () => { answeredCpu = processCpuMs(broker.proc.pid); });
+        let cpuAtSending = NaN;
+        let cpuAtAnswer = NaN;
+        const first = await firstFullPublish(broker.port, id, expected, 400, 10, () => {
+            cpuAtAnswer = processCpuPreciseMs(broker.proc.pid);
+            answeredCpu = processCpuMs(broker.proc.pid);
+        }, () => { cpuAtSending = processCpuPreciseMs(broker.proc.pid); });
         const answered = first.at - t0;
         await sleep(200);
         // A start that makes the code cache waits for it: the first memory trim after start-up writes it.
@@ -100,6 +121,7 @@ async function once(makeCache = false): Promise<Figures> {
         if (flag('log'))
             console.log(log);
         return { ...phasesFromLog(log), 'start to a TCP connection': listening, 'start to a keep-alive answered with every topic': answered,
+            'that keep-alive to its completion': first.tookMs, "the broker's CPU in it": cpuAtAnswer - cpuAtSending,
             "the broker's CPU by then": answeredCpu };
     } finally {
         await broker.stop();
@@ -114,6 +136,8 @@ async function main(): Promise<void> {
     const codeCache = option('code-cache');
     if (codeCache && codeCache !== 'none' && !fs.existsSync(codeCache)) {
         await once(true); // not counted: it compiled everything from source, as a start without the cache
+        if (!fs.existsSync(codeCache))
+            throw new Error(`the first start made no ${codeCache}: its directory must exist and be writable by the broker's user (see the log with --log)`);
         console.log(`# ${codeCache} made by a first start`);
     }
     for (let r = 0; r < ROUNDS; r++)

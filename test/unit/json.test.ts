@@ -132,6 +132,24 @@ describe('doubles and {"value":...} payloads written as bytes', () => {
         }
     });
 
+    it('print doubles without a fraction below 10^15 by their integer digits, as Grisu2 does', () => {
+        const integral: number[] = [1, 2, 9, 10, 11, 99, 100, 101, 1000, 4096, 65535, 65536, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1,
+            2 ** 49, 2 ** 49 + 1, 2 ** 49 - 1, 999999999999999, 1e15 - 10, 1e15 - 1000, 123456789012345, 100000000000000, 5 * 2 ** 48];
+        for (let i = 1; i <= 100_000; i++)
+            integral.push(i);
+        for (let e = 0; e < 15; e++) {
+            integral.push(10 ** e, 10 ** e - 1, 10 ** e + 1, 7 * 10 ** e);
+            for (let i = 0; i < 2000; i++)
+                integral.push(Math.floor((random() / 2 ** 32) * 10 ** (e + 1)) * 10 ** (random() % (e + 1)) % 1e15);
+        }
+        for (const n of integral.filter((v) => v > 0 && v < 1e15)) {
+            for (const x of [n, -n]) {
+                assert.equal(formatDouble(x), referenceDouble(x), `${x}`);
+                assert.equal(doubleValuePayload(x), `{"value":${referenceDouble(x)}}`, `${x}`);
+            }
+        }
+    });
+
     it('make {"value":<double>} as formatJson does, cached or not', () => {
         for (const x of samples) {
             assert.equal(doubleValuePayload(x), `{"value":${formatJson(x)}}`, `${x}`);

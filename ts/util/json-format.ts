@@ -15,7 +15,7 @@ const slotValues = new Float64Array(SLOTS).fill(NaN);
 const slotTexts = new Array<string>(SLOTS).fill('');
 const bits = new Float64Array(1);
 const words = new Uint32Array(bits.buffer);
-/** Where texts are put together before they become strings (the longest: a payload's prefix and a double). */
+/** Where a double's text is put together before it becomes a string. */
 const scratch = Buffer.allocUnsafeSlow(64);
 
 function slotOf(x: number): number {
@@ -42,6 +42,9 @@ export function formatDouble(x: number): string {
 const payloadValues = new Float64Array(SLOTS).fill(NaN);
 const payloadTexts = new Array<string>(SLOTS).fill('');
 const VALUE_PREFIX = Buffer.from('{"value":');
+/** Where payloads are put together: it starts with VALUE_PREFIX for good, so that no payload copies it in. */
+const payloadScratch = Buffer.allocUnsafeSlow(64);
+VALUE_PREFIX.copy(payloadScratch, 0);
 
 /** {"value":<x>}, formatted as formatJson does, in one string (nothing else is allocated). */
 export function doubleValuePayload(x: number): string {
@@ -50,11 +53,10 @@ export function doubleValuePayload(x: number): string {
     const slot = slotOf(x);
     if (payloadValues[slot] === x && x !== 0)
         return payloadTexts[slot]!;
-    VALUE_PREFIX.copy(scratch, 0);
     let at = VALUE_PREFIX.length;
-    at = x === 0 ? writeAscii(scratch, at, Object.is(x, -0) ? '-0.0' : '0.0') : writeDouble(scratch, at, x);
-    scratch[at++] = 0x7d; // }
-    const text = scratch.toString('latin1', 0, at);
+    at = x === 0 ? writeAscii(payloadScratch, at, Object.is(x, -0) ? '-0.0' : '0.0') : writeDouble(payloadScratch, at, x);
+    payloadScratch[at++] = 0x7d; // }
+    const text = payloadScratch.toString('latin1', 0, at);
     payloadValues[slot] = x;
     payloadTexts[slot] = text;
     return text;
@@ -64,10 +66,9 @@ export function doubleValuePayload(x: number): string {
 export function integerValuePayload(n: bigint): string {
     if (n > 9007199254740991n || n < -9007199254740991n)
         return `{"value":${n.toString()}}`;
-    VALUE_PREFIX.copy(scratch, 0);
-    let at = writeInteger(scratch, VALUE_PREFIX.length, Number(n));
-    scratch[at++] = 0x7d; // }
-    return scratch.toString('latin1', 0, at);
+    let at = writeInteger(payloadScratch, VALUE_PREFIX.length, Number(n));
+    payloadScratch[at++] = 0x7d; // }
+    return payloadScratch.toString('latin1', 0, at);
 }
 
 function writeAscii(out: Uint8Array, at: number, text: string): number {
@@ -105,11 +106,27 @@ function writeDigits(out: Uint8Array, at: number, from: number, to: number): num
     return at;
 }
 
+/**
+ * Below this, a double with no fraction prints as its integer digits and ".0". Grisu2 gives those digits too: its
+ * interval around such a double is under 1 wide (half an ulp each side, and an ulp is at most 1 below 2^53), so no
+ * other number with as few digits lies in it, by a margin of about 2^10 of its 64-bit units against an error of a
+ * few. From 10^15 on the text has an exponent.
+ */
+const INTEGRAL_BELOW = 1e15;
+
 /** Writes the text of a finite nonzero double at `at` (at most 25 bytes); returns where it ends. */
 function writeDouble(out: Uint8Array, at: number, x: number): number {
     if (x < 0) {
         out[at++] = 0x2d; // -
         x = -x;
+    }
+    if (x < INTEGRAL_BELOW && Math.floor(x) === x) {
+        // Half of Venus's doubles (a power in W, a count, a setting): no Grisu2, whose 64-bit arithmetic in 32-bit
+        // parts is most of a cold full publish's formatting.
+        at = writeInteger(out, at, x);
+        out[at++] = 0x2e; // .
+        out[at++] = 48;
+        return at;
     }
     const k = grisu2Into(x);
     // x = 0.<digits> × 10^n
