@@ -11,7 +11,9 @@
 // --change-warmup 30 (seconds at each rate before the measured ones, 1 by default),
 // --repeat 3 (every plugin started again that many times, alternating, so a slow moment of this shared machine does
 // not hit one plugin only), --variants '<node_args>|<node_args>' (ours once per set of plugin_opt_node_args, e.g.
-// V8 flags; '' is the default), and --gc: V8 traces each collection of ours (--trace-gc-nvp, its stdout
+// V8 flags; '' is the default), --code-cache <dir> (ours with the start-up code cache, as on a device after its first
+// start: one file per build of ours, mode and variant in that directory, which the broker's user must be able to
+// write; an unmeasured start makes each one first), and --gc: V8 traces each collection of ours (--trace-gc-nvp, its stdout
 // line-buffered) and the change figures say how many scavenges and mark-compacts ran per second at each rate and
 // how many bytes the JavaScript heap took per change (the bytes V8 reports allocated between collections, over the
 // changes sent; the run's idle rate subtracted; '-' with fewer than 4 collections in the window, where that figure
@@ -29,6 +31,7 @@
 // The original reads its portal id from /data/venus/unique-id and takes the bus from DBUS_SYSTEM_BUS_ADDRESS; both
 // plugins are given the same (the file is written if it is missing).
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 import { Variant } from 'dbus-next';
 import type { MqttClient } from 'mqtt';
@@ -62,6 +65,8 @@ const doing = (group: string): boolean => ONLY === undefined || ONLY.includes(gr
 const WRITES = Number(option('writes') ?? 5000);
 /** Writes before the measured ones: the JIT compiles the write path over the first few thousand. */
 const WRITE_WARMUP = Number(option('write-warmup') ?? 1000);
+/** A directory for ours' start-up code caches (plugin_opt_code_cache), one file per build, mode and variant. */
+const CODE_CACHE_DIR = option('code-cache');
 /** Venus's service limits (the aarch64 address space; this machine is 64-bit). */
 const VENUS_LIMITS = ['prlimit', '--data=150000000', '--stack=10000000', '--as=600000000', '--'];
 
@@ -144,7 +149,15 @@ interface Gx {
     startupTopics: number;
 }
 
-async function startGx(plugin: Plugin, id: string, sim: { recording?: string; scale?: { services: number; paths: number } }, wrapper?: string[]): Promise<Gx & { gc: GcEvent[] }> {
+/** The code cache file of a build of ours in a mode (the memory plan, and so V8's flags, differ under the limits). */
+function codeCacheFile(plugin: Plugin, mode: string): string | undefined {
+    if (CODE_CACHE_DIR === undefined || plugin.original)
+        return undefined;
+    return path.join(CODE_CACHE_DIR, `${plugin.label}-${mode}`.replace(/[^A-Za-z0-9]+/g, '-'));
+}
+
+async function startGx(plugin: Plugin, id: string, sim: { recording?: string; scale?: { services: number; paths: number } }, wrapper?: string[],
+    codeCache?: string): Promise<Gx & { gc: GcEvent[] }> {
     const daemon = await startDbusDaemon();
     const simulator = await Simulator.start({
         busAddress: daemon.address, speed: 0, recordingsDir,
@@ -158,7 +171,8 @@ async function startGx(plugin: Plugin, id: string, sim: { recording?: string; sc
         plugin: plugin.so, entry: null, logLevel: 'warning', noWait: true,
         env: { DBUS_SYSTEM_BUS_ADDRESS: daemon.address },
         pluginOptions: plugin.original ? { skip_broker_registration: 'true' }
-            : { portal_id: id, ...(plugin.nodeArgs || GC ? { node_args: `${plugin.nodeArgs ?? ''}${GC ? ' --trace-gc-nvp' : ''}`.trim() } : {}) },
+            : { portal_id: id, ...(plugin.nodeArgs || GC ? { node_args: `${plugin.nodeArgs ?? ''}${GC ? ' --trace-gc-nvp' : ''}`.trim() } : {}),
+                ...(codeCache ? { code_cache: codeCache } : {}) },
         extraConfig: 'client_max_write_buffer_size 4194304',
         listenerConfig: ['tcp_nodelay true'],
         ...(wrapper || GC ? { wrapper: [...(GC ? ['stdbuf', '-oL'] : []), ...(wrapper ?? [])] } : {}),
@@ -434,7 +448,26 @@ async function main(): Promise<void> {
     // plugin measured first does not pay for it (its start-up row was 100 ms or more above the same build's in another
     // column).
     if (workloads[0] && plugins[0])
-        await stopGx(await startGx(plugins[0], id, workloads[0].sim));
+        await stopGx(await startGx(plugins[0], id, workloads[0].sim, undefined, codeCacheFile(plugins[0], modes[0]!.label)));
+    if (CODE_CACHE_DIR !== undefined && workloads[0]) {
+        fs.mkdirSync(CODE_CACHE_DIR, { recursive: true });
+        fs.chmodSync(CODE_CACHE_DIR, 0o777);
+        // Each build of ours, in each mode, makes its cache at its first trim (a few seconds after discovery) on a
+        // start that is not measured, as a device does after its first start.
+        for (const mode of modes) {
+            for (const plugin of plugins) {
+                const file = codeCacheFile(plugin, mode.label);
+                if (file === undefined || fs.existsSync(file))
+                    continue;
+                const gx = await startGx(plugin, id, workloads[0].sim, mode.wrapper, file);
+                for (let waited = 0; waited < 60_000 && !fs.existsSync(file) && gx.broker.running; waited += 200)
+                    await sleep(200); // written beside it and renamed: once it is there, it is whole
+                await stopGx(gx);
+                if (!fs.existsSync(file))
+                    throw new Error(`${plugin.label} (${mode.label}) made no code cache at ${file} within 60 s (the directory must be writable by the broker's user)`);
+            }
+        }
+    }
 
     for (const workload of workloads) {
         for (let repeat = 0; repeat < REPEAT; repeat++) {
@@ -444,7 +477,7 @@ async function main(): Promise<void> {
                     const w = workload.label;
                     let gx: (Gx & { gc: GcEvent[] }) | undefined;
                     try {
-                        gx = await startGx(plugin, id, workload.sim, mode.wrapper);
+                        gx = await startGx(plugin, id, workload.sim, mode.wrapper, codeCacheFile(plugin, mode.label));
                         put(`${w}: start-up, broker start to a keep-alive answered with all topics (ms)`, column, `${gx.startMs.toFixed(0)} (${gx.startupTopics} topics)`);
                         await sleep(4000); // ours gives back what start-up took 3 s after discovery
                         const idleFrom = performance.now();
