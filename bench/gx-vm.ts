@@ -22,7 +22,8 @@
 // above (the change load paced instead: --rate changes per second for --seconds), the broker is restarted (svc -t)
 // with the services on the bus, and a new client every 0.3 s sends a keep-alive once it is in, until one is answered
 // with all the topics: start to listening, to discovery (ours), to that first full publish answered; then the CPU of
-// the first 20 writes after the restart (ours with the code cache the first start made). Printed as one
+// the first 20 writes after the restart (ours with the code cache the first start made), 8 s later for both plugins,
+// past ours' start-up trim (a full collection that would otherwise be counted as the writes'). Printed as one
 // table per load (ours, the other, ours / other), then both start-ups as their log lines show them.
 //
 // Start times are the guest's log times (multilog's) from the run script's first line; the first full publish answered

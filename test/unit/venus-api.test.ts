@@ -127,6 +127,56 @@ describe('the Venus MQTT API', () => {
         });
     }
 
+    it('formats every payload once the first discovery is done, ahead of any keep-alive, the blocked item\'s never', async () => {
+        const { bridge, binding } = await setup();
+        await flush();
+        const payloads = new Map<string, string | undefined>();
+        for (const service of bridge.cache.all())
+            for (const item of service.items.values())
+                payloads.set(`${service.name}${item.path}`, item.payload);
+        assert.equal(payloads.get('com.victronenergy.solarcharger.ttyS5/Yield/Power'), '{"value":936.0}');
+        assert.equal(payloads.get('com.victronenergy.settings/Settings/Services/AccessPointPassword'), '{"value":"******"}');
+        assert.equal(payloads.get('com.victronenergy.vebus.ttyS4/Interfaces/Mk2/Tunnel'), undefined, 'blocked: never published');
+        assert.deepEqual([...payloads].filter(([, p]) => p === undefined).map(([k]) => k), ['com.victronenergy.vebus.ttyS4/Interfaces/Mk2/Tunnel']);
+        assert.deepEqual(sent(binding).map((m) => m.topic), ['N/abc123/system/0/Serial'], 'formatted, not published');
+    });
+
+    for (const itemsPerTurn of [1, 2, 5, 1000]) {
+        it(`formats payloads ${itemsPerTurn} per turn of the loop and skips a service gone meanwhile${itemsPerTurn === 2 ? ', a full publish meanwhile sending the same' : ''}`, async () => {
+            const { bridge, binding, api, bus } = await setup({ chunkBytes: 60 });
+            await flush();
+            const before = new Map<string, string>();
+            for (const service of bridge.cache.all())
+                for (const item of service.items.values()) {
+                    if (item.payload !== undefined)
+                        before.set(`${service.name}${item.path}`, item.payload);
+                    item.payload = undefined;
+                }
+            api.publisher.preparePayloads(itemsPerTurn);
+            binding.clear();
+            if (itemsPerTurn === 2)
+                publish(api, 'R/abc123/keepalive', '');
+            bus.vanish('com.victronenergy.vebus.ttyS4');
+            await flush();
+            await flush();
+            const after = new Map<string, string | undefined>();
+            for (const service of bridge.cache.all())
+                for (const item of service.items.values())
+                    after.set(`${service.name}${item.path}`, item.payload);
+            assert.ok(after.size >= 7);
+            for (const [key, payload] of after)
+                assert.equal(payload, before.get(key), key);
+            assert.ok(![...after.keys()].some((k) => k.startsWith('com.victronenergy.vebus.')), 'the service is gone');
+            if (itemsPerTurn === 2) {
+                // A full publish that ran while the payloads were being prepared.
+                const byTopic = new Map(sent(binding).map((m) => [m.topic, m.payload]));
+                assert.equal(byTopic.get('N/abc123/solarcharger/277/Yield/Power'), '{"value":936.0}');
+                assert.equal(byTopic.get('N/abc123/solarcharger/277/Dc/0/Voltage'), '{"value":52.5}');
+                assert.ok(byTopic.has('N/abc123/full_publish_completed'));
+            }
+        });
+    }
+
     it('holds a keep-alive\'s republish until the first discovery is done (FlashMQ before 1.26 lets clients in early)', async () => {
         const timers = new FakeTimers();
         const bus = new FakeBus(timers);

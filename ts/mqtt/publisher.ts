@@ -179,6 +179,46 @@ export class VenusPublisher {
      * Publishes every item of every service, in chunks; `done` runs after the last chunk. Services that go during
      * the burst are skipped from then on (their empty payloads went out already).
      */
+    /**
+     * Formats every item's payload ahead of the first full publish, a few hundred items per turn of the loop, once
+     * the first discovery is done. Between that moment and a client's first keep-alive the broker is idle, and the
+     * formatting runs in cold code (Grisu2 above all: half of a first full publish's time on an ARM device); done
+     * here, it is off the path of that keep-alive's answer. It keeps nothing a full publish would not keep anyway
+     * (each item's payload stays on it until the item changes), and a full publish that starts meanwhile formats
+     * what is still missing itself.
+     */
+    preparePayloads(itemsPerTurn = 256): void {
+        const services = [...this.cache.all()];
+        let serviceIndex = 0;
+        let items: IterableIterator<CachedItem> | undefined;
+        const step = (): void => {
+            let budget = itemsPerTurn;
+            while (serviceIndex < services.length && budget > 0) {
+                const service = services[serviceIndex]!;
+                if (this.cache.get(service.name) !== service) {
+                    serviceIndex++;
+                    items = undefined;
+                    continue;
+                }
+                items ??= service.items.values();
+                const blocked = blockedPathOf(service.type);
+                for (; budget > 0; budget--) {
+                    const next = items.next();
+                    if (next.done) {
+                        serviceIndex++;
+                        items = undefined;
+                        break;
+                    }
+                    if (next.value.path !== blocked)
+                        this.payloadOf(service, next.value);
+                }
+            }
+            if (serviceIndex < services.length)
+                this.deps.yieldToLoop(step);
+        };
+        this.deps.yieldToLoop(step);
+    }
+
     fullPublish(done: () => void): void {
         this.stats.fullPublishes++;
         const started = monotonicMs();

@@ -55,6 +55,7 @@ export class VenusApi {
         let discovered = false;
         const whenDiscovered = bridge.whenDiscovered().then(() => {
             discovered = true;
+            publisher.preparePayloads();
         });
         this.keepAlive = new KeepAlive({
             fullPublish: (done) => {
