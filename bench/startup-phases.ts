@@ -17,6 +17,7 @@
 //       [--debug (plugin_opt_debug and FlashMQ's debug level: adds the first full publish's time inside the broker)]
 //       [--code-cache <file> (plugin_opt_code_cache; the first start makes it when it is missing: see native/code_cache.h)]
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 import { Simulator } from '../ts/sim';
 import { startDbusDaemon } from '../test/helpers/dbus-daemon';
@@ -27,6 +28,8 @@ import { firstFullPublish } from './first-full-publish';
 
 const ROUNDS = numberOption('rounds', 7);
 const RECORDING = option('recording') ?? 'bct';
+/** The plugin resolves a relative entry from its own directory: made absolute here, from where the bench runs. */
+const ENTRY = option('entry') === undefined ? null : path.resolve(option('entry')!);
 
 type Figures = Record<string, number>;
 
@@ -91,7 +94,7 @@ async function once(makeCache = false): Promise<Figures> {
     const nodeArgs = option('node-args');
     const codeCache = option('code-cache');
     const broker = await startBroker({
-        plugin: option('plugin') ?? pluginPath, entry: option('entry') ?? null, logLevel: flag('log') || flag('debug') ? 'debug' : 'info', noWait: true,
+        plugin: option('plugin') ?? pluginPath, entry: ENTRY, logLevel: flag('log') || flag('debug') ? 'debug' : 'info', noWait: true,
         env: { DBUS_SYSTEM_BUS_ADDRESS: daemon.address }, pluginOptions: {
             portal_id: id, ...(nodeArgs ? { node_args: nodeArgs } : {}), ...(flag('debug') ? { debug: 'true' } : {}), ...(codeCache ? { code_cache: codeCache } : {}),
         },
