@@ -87,8 +87,10 @@ if [ "$(cat "$cached/.built-from" 2>/dev/null)" = "$want" ] && check "$cached"; 
 fi
 
 # The build tools a fresh machine may lack; ltdl.m4 (libltdl-dev) defines LT_SYS_SYMBOL_USCORE, which configure.ac
-# uses.
-tools=(autoconf automake libtool libltdl-dev pkg-config perl make "gcc-$triplet")
+# uses. The cross C library's headers and start files are only a recommendation of gcc-<triplet>, which
+# --no-install-recommends leaves out: without them the cross compiler cannot link ("C compiler cannot create
+# executables") unless g++-<triplet> happened to bring them in first.
+tools=(autoconf automake libtool libltdl-dev pkg-config perl make "gcc-$triplet" "libc6-dev-$arch-cross")
 missing=()
 for p in "${tools[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
