@@ -176,10 +176,6 @@ export class VenusPublisher {
     }
 
     /**
-     * Publishes every item of every service, in chunks; `done` runs after the last chunk. Services that go during
-     * the burst are skipped from then on (their empty payloads went out already).
-     */
-    /**
      * Formats every item's payload ahead of the first full publish, a few hundred items per turn of the loop, once
      * the first discovery is done. Between that moment and a client's first keep-alive the broker is idle, and the
      * formatting runs in cold code (Grisu2 above all: half of a first full publish's time on an ARM device); done
@@ -219,6 +215,10 @@ export class VenusPublisher {
         this.deps.yieldToLoop(step);
     }
 
+    /**
+     * Publishes every item of every service, in chunks; `done` runs after the last chunk. Services that go during
+     * the burst are skipped from then on (their empty payloads went out already).
+     */
     fullPublish(done: () => void): void {
         this.stats.fullPublishes++;
         const started = monotonicMs();
