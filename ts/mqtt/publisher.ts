@@ -184,32 +184,23 @@ export class VenusPublisher {
      * what is still missing itself.
      */
     preparePayloads(itemsPerTurn = 256): void {
-        const services = [...this.cache.all()];
-        let serviceIndex = 0;
-        let items: IterableIterator<CachedItem> | undefined;
+        const walk = new ItemWalk(this.cache);
         const step = (): void => {
             let budget = itemsPerTurn;
-            while (serviceIndex < services.length && budget > 0) {
-                const service = services[serviceIndex]!;
-                if (this.cache.get(service.name) !== service) {
-                    serviceIndex++;
-                    items = undefined;
-                    continue;
-                }
-                items ??= service.items.values();
+            for (let service = walk.service(); service !== undefined && budget > 0; service = walk.service()) {
+                const items = walk.items();
                 const blocked = blockedPathOf(service.type);
-                for (; budget > 0; budget--) {
-                    const next = items.next();
-                    if (next.done) {
-                        serviceIndex++;
-                        items = undefined;
-                        break;
-                    }
+                let next = items.next();
+                for (; !next.done; next = items.next()) {
                     if (next.value.path !== blocked)
                         this.payloadOf(service, next.value);
+                    if (--budget === 0)
+                        break;
                 }
+                if (next.done)
+                    walk.serviceDone();
             }
-            if (serviceIndex < services.length)
+            if (!walk.done)
                 this.deps.yieldToLoop(step);
         };
         this.deps.yieldToLoop(step);
@@ -224,20 +215,11 @@ export class VenusPublisher {
         const started = monotonicMs();
         const chunkBytes = this.options.chunkBytes;
         let chunks = 0;
-        const services = [...this.cache.all()];
-        let serviceIndex = 0;
-        let items: IterableIterator<CachedItem> | undefined;
+        const walk = new ItemWalk(this.cache);
         const chunk = (): void => {
             try {
-                while (serviceIndex < services.length && this.batch.byteLength < chunkBytes) {
-                    const service = services[serviceIndex]!;
-                    // Per service and chunk, not per item: a service can only go between chunks.
-                    if (this.cache.get(service.name) !== service) {
-                        serviceIndex++;
-                        items = undefined;
-                        continue;
-                    }
-                    items ??= service.items.values();
+                for (let service = walk.service(); service !== undefined && this.batch.byteLength < chunkBytes; service = walk.service()) {
+                    const items = walk.items();
                     const prefix = this.prefixOf(service);
                     const blocked = blockedPathOf(service.type);
                     const retained = retainedPathOf(service.type);
@@ -249,19 +231,17 @@ export class VenusPublisher {
                         if (this.batch.byteLength >= chunkBytes)
                             break;
                     }
-                    if (next.done) {
-                        serviceIndex++;
-                        items = undefined;
-                    }
+                    if (next.done)
+                        walk.serviceDone();
                 }
                 this.flush();
                 chunks++;
             } catch (err) {
                 this.batch.clear();
                 this.log.error(`a full republish failed part-way: ${describeError(err)}`);
-                serviceIndex = services.length;
+                walk.end();
             }
-            if (serviceIndex < services.length) {
+            if (!walk.done) {
                 this.deps.yieldToLoop(chunk);
             } else {
                 this.log.debug(() => `full republish: ${chunks} chunks in ${(monotonicMs() - started).toFixed(1)} ms`);
@@ -269,5 +249,53 @@ export class VenusPublisher {
             }
         };
         chunk();
+    }
+}
+
+/**
+ * Every item of the services held when it was made, walked over several turns of the loop (a full publish, the
+ * payloads formatted ahead). A service that has gone since is skipped when it comes up, and checked again at each
+ * turn, not per item: a service can only go between turns.
+ */
+class ItemWalk {
+    private readonly services: ServiceState[];
+    private index = 0;
+    private current: IterableIterator<CachedItem> | undefined;
+
+    constructor(private readonly cache: ItemCache) {
+        this.services = [...cache.all()];
+    }
+
+    get done(): boolean {
+        return this.index >= this.services.length;
+    }
+
+    /** The service whose items come next, still held; undefined once every service is done. */
+    service(): ServiceState | undefined {
+        while (this.index < this.services.length) {
+            const service = this.services[this.index]!;
+            if (this.cache.get(service.name) === service)
+                return service;
+            this.serviceDone();
+        }
+        return undefined;
+    }
+
+    /** That service's items, from where the last turn left them. */
+    items(): IterableIterator<CachedItem> {
+        this.current ??= this.services[this.index]!.items.values();
+        return this.current;
+    }
+
+    /** Its items are all taken: on to the next service. */
+    serviceDone(): void {
+        this.index++;
+        this.current = undefined;
+    }
+
+    /** Stops the walk. */
+    end(): void {
+        this.index = this.services.length;
+        this.current = undefined;
     }
 }
