@@ -36,7 +36,7 @@ import { connect as mqttConnect } from 'mqtt';
 import { Simulator } from '../ts/sim';
 import { fullPublish } from '../test/helpers/conformance';
 import type { GxArch, GxImage, LogLine } from '../test/helpers/gx-vm';
-import { brokerFacts, flashmqLog, GX_ARCHS, GxVm, lastStart, logEnd, missingForGxVm, packageFor, prepareImage, servicePid, turnOnLanMqtt, waitForLog } from '../test/helpers/gx-vm';
+import { brokerFacts, flashmqLog, GX_ARCHS, GxVm, lastStart, logEnd, missingForGxVm, packageFor, prepareImage, servicePid, turnOnLanMqtt, waitForLog, waitForRetainedSerial } from '../test/helpers/gx-vm';
 import { closeAll, connect, Inbox } from '../test/helpers/mqtt';
 import { PORTAL_ID, recordingsDir } from '../test/helpers/venus';
 import { numberOption, option } from './args';
@@ -70,28 +70,6 @@ async function cpuSeconds(vm: GxVm, pid: number): Promise<number> {
     const stat = await vm.sh(`cat /proc/${pid}/stat`);
     const fields = stat.slice(stat.lastIndexOf(')') + 2).trim().split(/\s+/);
     return (Number(fields[11]) + Number(fields[12])) / USER_HZ; // fields 14 and 15 of the whole line
-}
-
-/** Waits until a new subscriber gets the retained N/<id>/system/0/Serial (the original plugin has scanned the bus). */
-async function waitForRetainedSerial(vm: GxVm, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-        const client = await connect(vm.mqttPort, { protocolVersion: 4 }).catch(() => undefined);
-        try {
-            if (client) {
-                const inbox = await Inbox.subscribe(client, `${N}/system/0/Serial`);
-                await inbox.waitFor(`${N}/system/0/Serial`, 3000);
-                return;
-            }
-        } catch {
-            // not yet
-        } finally {
-            await closeAll(client);
-        }
-        if (Date.now() > deadline)
-            throw new Error(`no retained ${N}/system/0/Serial within ${timeoutMs / 1000} s`);
-        await sleep(1000);
-    }
 }
 
 /**
@@ -313,7 +291,7 @@ async function measure(arch: GxArch, load: Load, image: GxImage, ours: boolean, 
             // The plugin's stats lines give V8's heap (its peak is read from them at the end).
             await vm.writeFile('/data/conf/dbus-flashmq-ts.options', `plugin_opt_stats_interval_s ${paced ? 30 : 5}\n` +
                 (codeCache === undefined ? '' : `plugin_opt_code_cache ${codeCache}\n`) +
-                (nodeArgs === undefined ? '' : `plugin_opt_node_args ${nodeArgs}\n`));
+                (nodeArgs === undefined ? '' : `plugin_opt_node_args "${nodeArgs}"\n`));
             const after = await logEnd(vm);
             const archive = vm.shareFile(packageFor(arch)!);
             await vm.sh(`tar -xzf '${archive}' -C /data && rm -f '${archive}' && /data/dbus-flashmq-ts/install.sh`);
@@ -321,7 +299,7 @@ async function measure(arch: GxArch, load: Load, image: GxImage, ours: boolean, 
         } else {
             await vm.sh('svc -t /service/flashmq'); // a start with the services on the bus, as ours gets
             await sleep(2000);
-            await waitForRetainedSerial(vm, 600_000);
+            await waitForRetainedSerial(vm, PORTAL_ID, 600_000);
         }
         const start = lastStart(await flashmqLog(vm));
         const pid = (await servicePid(vm))!;

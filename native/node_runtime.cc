@@ -39,6 +39,7 @@ namespace
 node::MultiIsolatePlatform *gPlatform = nullptr;
 bool gInitialized = false;
 int gOldSpaceMb = 0;
+bool gProfiling = false; // --prof or --cpu-prof in node_args: V8's sampler signals the JavaScript thread
 
 } // namespace
 
@@ -58,6 +59,8 @@ void initialize(const std::vector<std::string> &nodeArgs, int platformThreads)
         for (const char *name : {"--max-old-space-size=", "--max_old_space_size="})
             if (arg.rfind(name, 0) == 0)
                 gOldSpaceMb = std::atoi(arg.c_str() + std::strlen(name));
+    for (const std::string &arg : nodeArgs)
+        gProfiling |= arg == "--prof" || arg == "--cpu-prof";
 
     using F = node::ProcessInitializationFlags::Flags;
     const uint64_t flags = F::kNoInitializeV8 | F::kNoInitializeNodeV8Platform | // we make the platform below
@@ -235,6 +238,14 @@ std::unique_ptr<NodeEnvironment> NodeEnvironment::create(const std::string &entr
     // Not kOwnsProcessState: JavaScript cannot chdir, umask or setuid the broker. No inspector (SIGUSR1 is the
     // broker's). No global module search paths: only the entry's own node_modules count.
     const auto envFlags = static_cast<E>(E::kNoCreateInspector | E::kNoGlobalSearchPaths);
+    if (node_process::gProfiling)
+    {
+        // FlashMQ blocks every signal on its worker threads; V8's sampler ticks by sending SIGPROF to this one.
+        sigset_t prof;
+        sigemptyset(&prof);
+        sigaddset(&prof, SIGPROF);
+        pthread_sigmask(SIG_UNBLOCK, &prof, nullptr);
+    }
     const double wall0 = steadyMs(), cpu0 = threadCpuMs();
     self->setup_ = node::CommonEnvironmentSetup::Create(node_process::platform(), &errors, args, execArgs, envFlags);
     if (!self->setup_)

@@ -706,3 +706,29 @@ export async function mqttRoundTrip(vm: GxVm, timeoutMs = 4000): Promise<boolean
         await closeAll(client);
     }
 }
+
+/**
+ * Waits until a new subscriber gets the retained N/<portalId>/system/0/Serial: the original plugin (which logs nothing
+ * when its discovery is done) has scanned the bus.
+ */
+export async function waitForRetainedSerial(vm: GxVm, portalId: string, timeoutMs: number): Promise<void> {
+    const topic = `N/${portalId}/system/0/Serial`;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        const client = await connect(vm.mqttPort, { protocolVersion: 4 }).catch(() => undefined);
+        try {
+            if (client) {
+                const inbox = await Inbox.subscribe(client, topic);
+                await inbox.waitFor(topic, 3000);
+                return;
+            }
+        } catch {
+            // not yet
+        } finally {
+            await closeAll(client);
+        }
+        if (Date.now() > deadline)
+            throw new Error(`no retained ${topic} within ${timeoutMs / 1000} s`);
+        await sleep(1000);
+    }
+}
