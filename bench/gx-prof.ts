@@ -185,6 +185,10 @@ async function writeAndWait(client: Awaited<ReturnType<typeof connect>>, inbox: 
 }
 
 async function main(): Promise<void> {
+    if (!['publish', 'changes', 'writes', 'start'].includes(what))
+        throw new Error(`--what ${what}: publish, changes, writes or start`);
+    if (!['bct', '50k'].includes(load))
+        throw new Error(`--load ${load}: bct or 50k`);
     const missing = missingForGxVm(arch);
     if (!packageFor(arch))
         missing.push(`the ${arch} package (scripts/package.sh --arch ${arch})`);

@@ -216,19 +216,23 @@ describeWithBroker('the plugin in a real broker: life cycle', function () {
     it("unblocks SIGPROF on the broker's thread with --prof in node_args, for V8's sampler, and only then", async () => {
         // FlashMQ blocks every signal on its worker threads; V8's sampler ticks by sending SIGPROF to the JavaScript one.
         const sigprofBlocked = (pid: number): boolean => {
+            const names: string[] = [];
             for (const task of fs.readdirSync(`/proc/${pid}/task`)) {
-                if (fs.readFileSync(`/proc/${pid}/task/${task}/comm`, 'utf8').trim() !== 'FlashMQ T 0')
+                names.push(fs.readFileSync(`/proc/${pid}/task/${task}/comm`, 'utf8').trim());
+                if (names.at(-1) !== 'FlashMQ T 0')
                     continue;
                 const mask = /^SigBlk:\s*([0-9a-f]+)$/m.exec(fs.readFileSync(`/proc/${pid}/task/${task}/status`, 'utf8'))![1]!;
                 return (BigInt(`0x${mask}`) & (1n << 26n)) !== 0n; // SIGPROF is 27
             }
-            throw new Error("no thread 'FlashMQ T 0'");
+            throw new Error(`no thread 'FlashMQ T 0' among ${names.join(', ')}`);
         };
+        // Each broker answers first: a FlashMQ older than 1.26 listens before its worker thread exists.
         const plain = await start();
+        assert.equal((await probeState(plain.port)).reloads, 0);
         assert.equal(sigprofBlocked(plain.proc.pid!), true);
         const profiled = await start({ pluginOptions: { node_args: `--prof --logfile=${scratchFile('v8.log')} --no-logfile-per-isolate` } });
+        assert.equal((await probeState(profiled.port)).reloads, 0);
         assert.equal(sigprofBlocked(profiled.proc.pid!), false);
-        assert.equal((await probeState(profiled.port)).reloads, 0); // and it serves
     });
 
     it('finds the product entry next to the plugin in the build tree', async () => {
