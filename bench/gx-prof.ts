@@ -178,7 +178,7 @@ function threadLines(before: Map<string, { name: string; ticks: number }>, after
 
 /** A write of a burst item, waited for until its N/ comes back (as bench:gx does). */
 async function writeAndWait(client: Awaited<ReturnType<typeof connect>>, inbox: Inbox, i: number): Promise<void> {
-    const payload = `{"value":${i + 0.5}}`;
+    const payload = `{"value":${i + 0.75}}`; // never the item's first value (0.5): an unchanged value sends no N/
     inbox.clear();
     await client.publishAsync(`W/${PORTAL_ID}/battery/901/Burst/Value0`, payload);
     await inbox.waitFor((m) => m.topic === `${N}/battery/901/Burst/Value0` && m.payload.toString() === payload, 60_000);
