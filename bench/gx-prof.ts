@@ -18,15 +18,16 @@ import * as path from 'node:path';
 
 import { Variant } from 'dbus-next';
 
-import { Simulator } from '../ts/sim';
+import type { Simulator } from '../ts/sim';
 import { fullPublish } from '../test/helpers/conformance';
 import type { GxArch } from '../test/helpers/gx-vm';
-import { flashmqLog, GxVm, logEnd, missingForGxVm, packageFor, prepareImage, turnOnLanMqtt, waitForLog, waitForRetainedSerial } from '../test/helpers/gx-vm';
+import { flashmqLog, GxVm, logEnd, missingForGxVm, packageFor, prepareImage, waitForLog, waitForRetainedSerial } from '../test/helpers/gx-vm';
 import { closeAll, connect, Inbox } from '../test/helpers/mqtt';
-import { PORTAL_ID, recordingsDir } from '../test/helpers/venus';
+import { PORTAL_ID } from '../test/helpers/venus';
 import { flag, numberOption, option } from './args';
+import type { Load } from './gx-load';
+import { BURST, BURST_PATHS, loadDevice } from './gx-load';
 
-type Load = 'bct' | '50k';
 type What = 'publish' | 'changes' | 'writes' | 'start';
 const arch = (option('arch') ?? 'armhf') as GxArch;
 const load = (option('load') ?? 'bct') as Load;
@@ -43,8 +44,6 @@ const showLog = flag('log'); // --log: FlashMQ's log lines of the part measured 
 const out = path.resolve(option('out') ?? `build-emulation/gx-prof/${arch}-${load}-${what}`);
 const GUEST_LOG = '/tmp/v8-prof.log';
 const N = `N/${PORTAL_ID}`;
-const BURST = 'com.victronenergy.battery.burst';
-const BURST_PATHS = Array.from({ length: 40 }, (_, i) => `/Burst/Value${i}`);
 const NM: Record<GxArch, string> = { armhf: 'arm-linux-gnueabihf-nm', arm64: 'aarch64-linux-gnu-nm' };
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -204,15 +203,7 @@ async function main(): Promise<void> {
     let client: Awaited<ReturnType<typeof connect>> | undefined;
     try {
         vm = await GxVm.boot({ image });
-        sim = await Simulator.start({ busAddress: vm.busAddress, speed: 0, recordingsDir, settings: true,
-            ...(load === 'bct' ? { recording: `${recordingsDir}/bct` } : { scale: { services: 100, paths: 500 } }) });
-        await sim.addService({ name: 'com.victronenergy.system', items: [
-            { path: '/DeviceInstance', value: new Variant('i', 0) }, { path: '/Serial', value: new Variant('s', PORTAL_ID) }] });
-        await sim.addService({ name: BURST, items: [{ path: '/DeviceInstance', value: new Variant('i', 901) },
-            ...BURST_PATHS.map((p) => ({ path: p, value: new Variant('d', 0.5) }))] });
-        await turnOnLanMqtt(vm);
-        await vm.writeFile('/data/venus/unique-id', `${PORTAL_ID}\n`);
-        await vm.writeFile('/data/conf/vncpassword.txt', '');
+        sim = await loadDevice(vm, load);
         let after = 0;
         if (stock !== undefined) {
             await vm.sh('svc -t /service/flashmq'); // a start with the services on the bus

@@ -33,15 +33,16 @@ import { Variant } from 'dbus-next';
 import type { MqttClient } from 'mqtt';
 import { connect as mqttConnect } from 'mqtt';
 
-import { Simulator } from '../ts/sim';
+import type { Simulator } from '../ts/sim';
 import { fullPublish } from '../test/helpers/conformance';
 import type { GxArch, GxImage, LogLine } from '../test/helpers/gx-vm';
-import { brokerFacts, flashmqLog, GX_ARCHS, GxVm, lastStart, logEnd, missingForGxVm, packageFor, prepareImage, servicePid, turnOnLanMqtt, waitForLog, waitForRetainedSerial } from '../test/helpers/gx-vm';
+import { brokerFacts, flashmqLog, GX_ARCHS, GxVm, lastStart, logEnd, missingForGxVm, packageFor, prepareImage, servicePid, waitForLog, waitForRetainedSerial } from '../test/helpers/gx-vm';
 import { closeAll, connect, Inbox } from '../test/helpers/mqtt';
-import { PORTAL_ID, recordingsDir } from '../test/helpers/venus';
+import { PORTAL_ID } from '../test/helpers/venus';
 import { numberOption, option } from './args';
+import type { Load } from './gx-load';
+import { BURST, BURST_PATHS, loadDevice } from './gx-load';
 
-type Load = 'bct' | '50k';
 const compare = option('compare');
 const onlyArch = (option('arch') ?? (compare !== undefined ? 'armhf' : undefined)) as GxArch | undefined;
 const onlyLoad = option('load') as Load | undefined;
@@ -52,8 +53,6 @@ const nodeArgs = option('node-args'); // plugin_opt_node_args for ours (V8's and
 const RATE = numberOption('rate', 500);
 const SECONDS = numberOption('seconds', 60);
 const N = `N/${PORTAL_ID}`;
-const BURST = 'com.victronenergy.battery.burst';
-const BURST_PATHS = Array.from({ length: 40 }, (_, i) => `/Burst/Value${i}`);
 const CHANGES: Record<Load, number> = { bct: 2000, '50k': 20_000 };
 const USER_HZ = 100; // Linux's clock ticks in /proc/<pid>/stat, on ARM as everywhere
 const loadName = (load: Load): string => (load === 'bct' ? 'bct' : '50,000 items');
@@ -278,15 +277,7 @@ async function measure(arch: GxArch, load: Load, image: GxImage, ours: boolean, 
     let client: MqttClient | undefined;
     try {
         vm = await GxVm.boot({ image });
-        sim = await Simulator.start({ busAddress: vm.busAddress, speed: 0, recordingsDir, settings: true,
-            ...(load === 'bct' ? { recording: `${recordingsDir}/bct` } : { scale: { services: 100, paths: 500 } }) });
-        await sim.addService({ name: 'com.victronenergy.system', items: [
-            { path: '/DeviceInstance', value: new Variant('i', 0) }, { path: '/Serial', value: new Variant('s', PORTAL_ID) }] });
-        await sim.addService({ name: BURST, items: [{ path: '/DeviceInstance', value: new Variant('i', 901) },
-            ...BURST_PATHS.map((p) => ({ path: p, value: new Variant('d', 0.5) }))] });
-        await turnOnLanMqtt(vm);
-        await vm.writeFile('/data/venus/unique-id', `${PORTAL_ID}\n`);
-        await vm.writeFile('/data/conf/vncpassword.txt', '');
+        sim = await loadDevice(vm, load);
         if (ours) {
             // The plugin's stats lines give V8's heap (its peak is read from them at the end).
             await vm.writeFile('/data/conf/dbus-flashmq-ts.options', `plugin_opt_stats_interval_s ${paced ? 30 : 5}\n` +
